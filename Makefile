@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh machine:
+#   make lecture   installs into .venv and runs the lecture (no data needed)
+#   make test      installs into .venv and runs lint, types and the whole test suite
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install lecture lecture-full test lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lecture: $(STAMP)
+	$(BIN)/rnnlab lecture --out runs/lecture
+
+lecture-quick: $(STAMP)
+	$(BIN)/rnnlab lecture --quick --out runs/lecture-quick
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/rnnlab bench layers
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache
