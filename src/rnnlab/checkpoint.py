@@ -1,0 +1,136 @@
+"""Weights on disk: safetensors files guarded by a SHA-256 sidecar, never pickle.
+
+``save_tensors(path, tensors)`` writes ``path`` atomically and ``path.sha256`` beside it;
+``load_tensors(path)`` refuses a file whose checksum differs (truncated, tampered) or that
+safetensors cannot parse, with a ``ValueError`` naming the file. ``load_weights`` also
+checks names and shapes against the model and lists what is missing or unexpected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename (no half-written file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def save_tensors(
+    path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
+) -> None:
+    path = Path(path)
+    flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    data = st_save(flat, metadata=metadata)
+    atomic_write(path, data)
+    atomic_write(_sidecar(path), hashlib.sha256(data).hexdigest().encode())
+
+
+def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    data = path.read_bytes()
+    sidecar = _sidecar(path)
+    if not sidecar.is_file():
+        raise ValueError(f"{path}: its checksum file {sidecar.name} is missing; refusing to load")
+    expected = sidecar.read_text().strip()
+    found = hashlib.sha256(data).hexdigest()
+    if found != expected:
+        raise ValueError(
+            f"{path} is damaged (truncated or modified): SHA-256 {found[:16]}... "
+            f"does not match the recorded {expected[:16]}..."
+        )
+    try:
+        return st_load(data)
+    except (SafetensorError, Exception) as exc:
+        raise ValueError(f"{path}: not a readable safetensors file: {exc}") from exc
+
+
+def check_state_dict(
+    expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], where: str
+) -> None:
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    shapes = [
+        f"{k}: model {tuple(expected[k].shape)} vs file {tuple(found[k].shape)}"
+        for k in sorted(set(expected) & set(found))
+        if expected[k].shape != found[k].shape
+    ]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(missing[:5]))
+        if unexpected:
+            parts.append("unexpected " + ", ".join(unexpected[:5]))
+        if shapes:
+            parts.append("shape mismatch " + "; ".join(shapes[:5]))
+        raise ValueError(f"{where} does not fit this model: " + "; ".join(parts))
+
+
+def save_weights(model: torch.nn.Module, path: str | Path) -> None:
+    save_tensors(path, dict(model.state_dict()))
+
+
+def load_weights(model: torch.nn.Module, path: str | Path) -> None:
+    tensors = load_tensors(path)
+    own = model.state_dict()
+    check_state_dict(own, tensors, str(path))
+    model.load_state_dict(tensors)
+
+
+# ---- optimizer state: tensors in safetensors, the rest as JSON metadata ----
+
+
+def optimizer_to_tensors(
+    opt: torch.optim.Optimizer,
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, st in sd["state"].items():
+        for key, val in st.items():
+            if isinstance(val, torch.Tensor):
+                tensors[f"state.{idx}.{key}"] = val
+            else:
+                scalars.setdefault(str(idx), {})[key] = val
+    meta = {"param_groups": json.dumps(sd["param_groups"]), "scalars": json.dumps(scalars)}
+    return tensors, meta
+
+
+def optimizer_from_tensors(
+    opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, str]
+) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for name, val in tensors.items():
+        _, idx, key = name.split(".", 2)
+        state.setdefault(int(idx), {})[key] = val
+    for idx, vals in json.loads(meta["scalars"]).items():
+        state.setdefault(int(idx), {}).update(vals)
+    opt.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return dict(fh.metadata() or {})

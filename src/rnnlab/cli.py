@@ -1,0 +1,219 @@
+"""The ``rnnlab`` command: a thin layer over the library.
+
+rnnlab lecture [--quick] [--out DIR] [--seed N]
+rnnlab train TASK [--config F] [--set k=v ...] [--out RUN_DIR] [--data-dir D]
+rnnlab eval RUN_DIR [--split S] [--json]
+rnnlab predict RUN_DIR [INPUT ... | --input-file F] [--beam K] [--generate TEXT]
+rnnlab bench NAME [ARGS ...]
+rnnlab config TASK            (print the default config as TOML)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCHES: dict[str, str] = {
+    "layers": "rnnlab.bench.layers",
+    "generalize": "rnnlab.bench.generalize",
+    "pos": "rnnlab.bench.pos",
+    "sentiment": "rnnlab.bench.sentiment",
+    "caption": "rnnlab.bench.caption",
+}
+
+PRESETS = Path(__file__).parent / "presets"
+
+
+def _preset_path(task: str, name: str) -> Path:
+    path = Path(name)
+    if path.is_file():
+        return path
+    for cand in (PRESETS / f"{task}-{name}.toml", PRESETS / f"{name}.toml"):
+        if cand.is_file():
+            return cand
+    known = sorted(p.stem for p in PRESETS.glob(f"{task}-*.toml"))
+    raise FileNotFoundError(
+        f"--config {name!r}: no such file, and no preset of that name for {task} "
+        f"(presets: {', '.join(known) or 'none'})"
+    )
+
+
+def build_config(task: str, args: argparse.Namespace) -> Any:
+    from rnnlab.config import apply_overrides, load_config
+    from rnnlab.tasks import get_task
+
+    module = get_task(task)
+    cfg = load_config(module.Config, _preset_path(task, args.config)) if args.config else None
+    if cfg is None:
+        cfg = module.Config()
+    sets = list(args.set or [])
+    if args.data_dir:
+        sets.insert(0, f"data.dir={json.dumps(str(args.data_dir))}")
+    if args.data:
+        sets.insert(0, f"data.name={json.dumps(args.data)}")
+    if args.pretrained:
+        sets.insert(0, f"pretrained={json.dumps(str(args.pretrained))}")
+    return apply_overrides(cfg, sets)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rnnlab.tasks import train_task
+    from rnnlab.train import resolve_device
+
+    cfg = build_config(args.task, args)
+    out = (
+        Path(args.out)
+        if args.out
+        else Path("runs") / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    )
+    metrics = train_task(args.task, cfg, out, resolve_device(args.device), progress=not args.quiet)
+    print(json.dumps({"run_dir": str(out), **metrics}, indent=1))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from rnnlab.tasks import load_run
+
+    trained = load_run(args.run_dir, device=args.device)
+    metrics = trained.evaluate(args.split)
+    if args.json:
+        print(json.dumps({"split": args.split, **metrics}))
+    else:
+        for k, v in metrics.items():
+            print(f"{k:>24s}  {v:.4f}" if isinstance(v, float) else f"{k:>24s}  {v}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from rnnlab.tasks import load_run
+
+    trained = load_run(args.run_dir, device=args.device)
+    options: dict[str, Any] = {}
+    if args.beam is not None:
+        options["beam"] = args.beam
+    if args.generate is not None:
+        options["generate"] = True
+        inputs = [args.generate, *args.inputs]
+    elif args.input_file:
+        path = Path(args.input_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"--input-file {path}: no such file")
+        try:
+            inputs = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: expected UTF-8 text: {exc}") from exc
+    else:
+        inputs = list(args.inputs)
+    if not inputs:
+        raise ValueError("predict needs at least one input (arguments or --input-file)")
+    for line in trained.predict(inputs, **options):
+        print(line)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.name not in BENCHES:
+        raise ValueError(f"unknown benchmark {args.name!r}; known: {', '.join(sorted(BENCHES))}")
+    try:
+        module = importlib.import_module(BENCHES[args.name])
+    except ModuleNotFoundError as exc:
+        if exc.name == BENCHES[args.name]:
+            raise ValueError(f"benchmark {args.name!r} is not available in this version") from exc
+        raise
+    rc: int = module.main(list(args.rest))
+    return rc
+
+
+def cmd_lecture(args: argparse.Namespace) -> int:
+    lecture = importlib.import_module("rnnlab.lecture")
+    rc: int = lecture.main(list(args.rest))
+    return rc
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    import tomli_w
+
+    from rnnlab.config import to_dict
+
+    cfg = build_config(args.task, args)
+    print(tomli_w.dumps({"task": args.task, **to_dict(cfg)}), end="")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    from rnnlab import __version__
+
+    p = argparse.ArgumentParser(
+        prog="rnnlab", description="Recurrent neural networks made real, fast and visible."
+    )
+    p.add_argument("--version", action="version", version=f"rnnlab {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add_config_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("task", help="parity, reverse, pos, sentiment, lm, caption")
+        sp.add_argument("--config", help="a TOML file or a preset name")
+        sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting")
+        sp.add_argument("--data-dir", help="where the task's data lies (sets data.dir)")
+        sp.add_argument("--data", help="which data set (sets data.name)")
+        sp.add_argument("--pretrained", help="a run folder to start from (sets pretrained)")
+
+    sp = sub.add_parser("lecture", help="replay every claim of the lecture", add_help=False)
+    sp.add_argument("rest", nargs=argparse.REMAINDER)
+    sp.set_defaults(func=cmd_lecture)
+
+    sp = sub.add_parser("train", help="train a task into a run folder")
+    add_config_args(sp)
+    sp.add_argument("--out", help="run folder (default runs/TASK-TIME)")
+    sp.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    sp.add_argument("--quiet", action="store_true", help="no progress display")
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("eval", help="evaluate a run folder")
+    sp.add_argument("run_dir")
+    sp.add_argument("--split", default="dev")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--device", default="auto")
+    sp.set_defaults(func=cmd_eval)
+
+    sp = sub.add_parser("predict", help="answer inputs with a trained run")
+    sp.add_argument("run_dir")
+    sp.add_argument("inputs", nargs="*")
+    sp.add_argument("--input-file", help="one input a line")
+    sp.add_argument("--beam", type=int, help="beam size for decoders")
+    sp.add_argument("--generate", metavar="TEXT", help="language model: continue TEXT")
+    sp.add_argument("--device", default="auto")
+    sp.set_defaults(func=cmd_predict)
+
+    sp = sub.add_parser("bench", help="run a benchmark", add_help=False)
+    sp.add_argument("name", help=", ".join(BENCHES))
+    sp.add_argument("rest", nargs=argparse.REMAINDER)
+    sp.set_defaults(func=cmd_bench)
+
+    sp = sub.add_parser("config", help="print a task's resolved config as TOML")
+    add_config_args(sp)
+    sp.set_defaults(func=cmd_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        rc: int = args.func(args)
+        return rc
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"rnnlab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "rnnlab: interrupted (a run folder resumes from its last checkpoint)", file=sys.stderr
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
