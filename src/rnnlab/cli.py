@@ -201,7 +201,15 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = make_parser()
+    if argv and argv[0] in ("lecture", "bench") and not (len(argv) > 1 and argv[1] in ("-h",)):
+        # these verbs hand everything after them to their own parsers
+        head = argv[:2] if argv[0] == "bench" and len(argv) > 1 else argv[:1]
+        args = parser.parse_args(head)
+        args.rest = argv[len(head) :]
+    else:
+        args = parser.parse_args(argv)
     try:
         rc: int = args.func(args)
         return rc
