@@ -1,0 +1,2 @@
+"""Sentence sentiment on MR: loaders and folds (``data``), the classifier and the language
+model whose weights can initialise it (``model``)."""
