@@ -1,0 +1,91 @@
+"""MR sentiment: 10-fold cross-validation from scratch and from a pretrained LM.
+
+    rnnlab bench sentiment                         # from scratch, 10 folds
+    rnnlab bench sentiment --pretrained runs/lm    # from scratch and fine-tuned from the LM
+    rnnlab bench sentiment --pretrained runs/lm --only pretrained --folds 3
+    rnnlab bench sentiment --quick                 # one seeded 90/10 split, 200 steps
+
+Each fold trains a fresh classifier (the best step on a 10% dev slice of the training
+folds is kept) and is scored once on its test fold. Results go one JSON line per fold to
+``--log`` (default ``runs/bench-sentiment.jsonl``); folds already there are not rerun, so
+an interrupted benchmark resumes. Prints mean ± standard deviation (over folds) of test
+accuracy and the training time per fold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from rnnlab.config import apply_overrides, replace
+from rnnlab.tasks.sentiment import Config, train_model
+from rnnlab.train import set_threads
+
+PUBLISHED = {"Kim 2014 CNN-rand": 76.1, "NBSVM-bi (Wang & Manning 2012)": 79.4}
+
+
+def run_fold(cfg: Config, fold: int) -> dict[str, float]:
+    cfg = replace(cfg, data=replace(cfg.data, fold=fold))
+    with tempfile.TemporaryDirectory() as tmp:  # checkpoints keep the best dev step
+        _, _, _, metrics = train_model(cfg, torch.device("cpu"), Path(tmp), progress=False)
+    return metrics
+
+
+def summary(rows: list[dict[str, float]]) -> str:
+    accs = [100 * r["test_acc"] for r in rows]
+    sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+    secs = statistics.mean(r["seconds"] for r in rows)
+    return f"{statistics.mean(accs):.1f} ± {sd:.1f}  ({len(rows)} folds, {secs:.0f} s/fold)"
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="rnnlab bench sentiment", description=__doc__.split("\n")[0])
+    p.add_argument("--folds", type=int, default=10, help="run folds 0..N-1 of the 10")
+    p.add_argument("--quick", action="store_true", help="one 90/10 split, 200 steps")
+    p.add_argument("--pretrained", default="", help="an LM run folder (rnnlab train lm)")
+    p.add_argument("--only", choices=("scratch", "pretrained"), help="run one variant")
+    p.add_argument("--data-dir", default="")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--log", default="runs/bench-sentiment.jsonl")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = p.parse_args(argv)
+    set_threads(args.threads)
+    if args.only == "pretrained" and not args.pretrained:
+        raise ValueError("--only pretrained needs --pretrained LM_RUN_DIR")
+    base = apply_overrides(Config(), [f"data.dir={json.dumps(args.data_dir)}", *args.set])
+    variants = {"scratch": base}
+    if args.pretrained:
+        variants["pretrained"] = replace(base, pretrained=args.pretrained)
+    if args.only:
+        variants = {args.only: variants[args.only]}
+    log = Path(args.log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    done = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+    fold_ids = [-1] if args.quick else list(range(min(args.folds, base.data.folds)))
+    for name, cfg in variants.items():
+        if args.quick:
+            cfg = replace(cfg, train=replace(cfg.train, steps=200))
+        key = {"variant": name, "config": json.dumps(str(cfg))}
+        rows = []
+        for fold in fold_ids:
+            old = [r for r in done if {k: r.get(k) for k in key} == key and r["fold"] == fold]
+            if old:
+                rows.append(old[-1])
+                continue
+            t0 = time.perf_counter()
+            metrics = run_fold(cfg, fold)
+            row = {**key, "fold": fold, **metrics, "wall": time.perf_counter() - t0}
+            with log.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            rows.append(row)
+            print(f"{name} fold {fold}: test acc {100 * metrics['test_acc']:.1f}", flush=True)
+        print(f"{name:>10s}: {summary(rows)}", flush=True)
+    for ref, acc in PUBLISHED.items():
+        print(f"{'published':>10s}: {ref} {acc}")
+    return 0

@@ -1,0 +1,269 @@
+"""Sentence sentiment on MR: many-to-one, from scratch or from a pretrained LSTM LM.
+
+Data: ``sentence-polarity/`` (5,331 positive and 5,331 negative snippets). With
+``data.fold = -1`` the test set is a seeded 10% holdout; with ``data.fold = i`` it is fold
+``i`` of ``data.folds`` seeded folds (``rnnlab bench sentiment`` runs them all). A seeded
+``data.dev_fraction`` of the remaining snippets is the dev set that picks the best step;
+the rest is training data.
+
+Encoding of one example (vocabulary from the training snippets, ``<pad>=0``, ``<unk>=1``;
+ids below are illustrative) in a batch whose longest snippet has 6 tokens::
+
+    text     "a gorgeous , witty , seductive movie"   -> tokenize, lower-case
+    tokens   [5, 1220, 3, 2051, 3, 4410, 19, 0, 0]     lengths 7      (0 = <pad>)
+    label    1                                         (0 negative, 1 positive)
+
+With ``pretrained = "LM_RUN_DIR"`` (``--pretrained``) the classifier takes that language
+model's vocabulary, embeddings and LSTM (so it is unidirectional with the LM's sizes),
+then fine-tunes in two stages (ULMFiT-style gradual unfreezing): ``finetune.head_steps``
+steps of the head alone, then everything but the embeddings with ``train`` (warm-up then
+linear decay: a slanted triangular learning rate). ``predict`` prints
+``positive 0.93``: the label and its probability.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from rnnlab.checkpoint import load_weights
+from rnnlab.config import save_config
+from rnnlab.data import data_root
+from rnnlab.sentiment.data import LABELS, Corpus, folds, holdout, load_mr
+from rnnlab.sentiment.model import SentimentClassifier, init_from_lm
+from rnnlab.text import Vocab, pad_batch, tokenize
+from rnnlab.train import EpochSampler, TrainConfig, fit
+
+VOCAB_FILE = "vocab.json"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dir: str = ""
+    fold: int = -1  # -1: seeded 90/10 holdout; 0..folds-1: that CV fold is the test set
+    folds: int = 10
+    seed: int = 0  # folds and holdout
+    dev_fraction: float = 0.1  # of the training part, for picking the best step
+    min_freq: int = 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    embed: int = 200
+    hidden: int = 100
+    layers: int = 1
+    cell: str = "lstm"  # lstm | gru
+    bidirectional: bool = True
+    pooling: str = "last+max+mean"
+    dropout: float = 0.5
+    embed_dropout: float = 0.3
+    backend: str = "fused"
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    head_steps: int = 100  # stage 1: the head alone
+    head_lr: float = 3e-3
+    freeze_embed: bool = True  # stage 2 keeps the LM's embeddings fixed
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            steps=600, batch_size=50, lr=2e-3, weight_decay=0.0, schedule="linear",
+            warmup=50, eval_every=50, log_every=25, clip_norm=5.0,
+        )
+    )  # fmt: skip
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    pretrained: str = ""  # a language-model run folder (rnnlab train lm) to start from
+
+
+# --- data ------------------------------------------------------------------------------
+
+
+def splits(cfg: DataConfig) -> dict[str, Corpus]:
+    """``train``, ``dev`` and ``test`` corpora for the configured fold or holdout."""
+    mr = load_mr(data_root(cfg.dir))
+    if cfg.fold == -1:
+        rest, test = holdout(len(mr), 0.1, cfg.seed)
+    elif 0 <= cfg.fold < cfg.folds:
+        rest, test = folds(len(mr), cfg.folds, cfg.seed)[cfg.fold]
+    else:
+        raise ValueError(f"data.fold expects -1 or 0..{cfg.folds - 1}, got {cfg.fold}")
+    keep, dev = holdout(len(rest), cfg.dev_fraction, cfg.seed + 1)
+    return {
+        "train": mr.subset([rest[i] for i in keep]),
+        "dev": mr.subset([rest[i] for i in dev]),
+        "test": mr.subset(test),
+    }
+
+
+def text_tokens(text: str, where: str = "input") -> list[str]:
+    """Raw text in MR's style: ``rnnlab.text.tokenize``, then lower-case."""
+    words = [w.lower() for w in tokenize(text)]
+    if not words:
+        raise ValueError(f"{where} is empty: expected some words to classify")
+    return words
+
+
+def encode(corpus: Corpus, vocab: Vocab) -> list[list[int]]:
+    return [vocab.encode(t) for t in corpus.texts]
+
+
+@torch.no_grad()
+def probabilities(
+    model: SentimentClassifier, seqs: list[list[int]], device: torch.device
+) -> torch.Tensor:
+    """``P(positive)`` for each sequence, ``(N,)``, batched by 256."""
+    model.eval()
+    out = []
+    for i in range(0, len(seqs), 256):
+        tokens, lengths = pad_batch(seqs[i : i + 256])  # (B, T), (B,)
+        logits = model(tokens.to(device), lengths.to(device))  # (B, 2)
+        out.append(logits.softmax(-1)[:, 1].cpu())  # (B,)
+    return torch.cat(out)
+
+
+def accuracy(model: SentimentClassifier, seqs: list[list[int]], labels: list[int],
+             device: torch.device) -> float:  # fmt: skip
+    pred = probabilities(model, seqs, device) > 0.5  # (N,)
+    return float((pred == torch.tensor(labels, dtype=torch.bool)).float().mean())
+
+
+# --- model and training ----------------------------------------------------------------
+
+
+def build_model(cfg: Config, vocab_size: int) -> SentimentClassifier:
+    m = cfg.model
+    return SentimentClassifier(
+        vocab_size, m.embed, m.hidden, m.layers, m.cell, m.bidirectional, m.pooling,
+        m.dropout, m.embed_dropout, backend=m.backend,
+    )  # fmt: skip
+
+
+def from_pretrained(cfg: Config, device: torch.device) -> tuple[Config, Vocab, Any]:
+    """The config made to match the LM (unidirectional LSTM of its sizes), its vocab, LM."""
+    from rnnlab.tasks import lm as lm_task
+    from rnnlab.tasks import read_run_config
+
+    name, lm_cfg = read_run_config(cfg.pretrained)
+    if name != "lm":
+        raise ValueError(f"--pretrained {cfg.pretrained}: expected a run of task lm, got {name}")
+    trained = lm_task.load(Path(cfg.pretrained), lm_cfg, device)
+    lm = lm_cfg.model
+    model = replace(
+        cfg.model, embed=lm.embed, hidden=lm.hidden, layers=lm.layers, cell="lstm",
+        bidirectional=False,
+    )  # fmt: skip
+    return replace(cfg, model=model), trained.vocab, trained.model
+
+
+def train_model(
+    cfg: Config, device: torch.device, run_dir: Path | None = None, progress: bool = True
+) -> tuple[SentimentClassifier, Vocab, Config, dict[str, float]]:
+    """Train one classifier; returns it, its vocabulary, the effective config and metrics
+    (dev and test accuracy, seconds)."""
+    data = splits(cfg.data)
+    lm = None
+    if cfg.pretrained:
+        cfg, vocab, lm = from_pretrained(cfg, device)
+    else:
+        vocab = Vocab.build(data["train"].texts, min_freq=cfg.data.min_freq)
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg, len(vocab)).to(device)
+    if lm is not None:
+        init_from_lm(model, lm)
+    seqs = {k: encode(v, vocab) for k, v in data.items()}
+    labels = {k: v.labels for k, v in data.items()}
+    y_train = torch.tensor(labels["train"])  # (N,)
+    sampler = EpochSampler(len(seqs["train"]), cfg.train.batch_size, cfg.train.seed)
+
+    def batch_fn(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        idx = sampler.indices(step).tolist()
+        tokens, lengths = pad_batch([seqs["train"][i] for i in idx])  # (B, T), (B,)
+        return tokens.to(device), lengths.to(device), y_train[idx].to(device)
+
+    def loss_fn(m: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        tokens, lengths, y = batch
+        return F.cross_entropy(m(tokens, lengths), y)
+
+    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
+        assert isinstance(m, SentimentClassifier)
+        return {"acc": accuracy(m, seqs["dev"], labels["dev"], device)}
+
+    seconds = 0.0
+    if lm is not None and cfg.finetune.head_steps > 0:  # stage 1: the head alone
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith("head."))
+        head_cfg = replace(
+            cfg.train, steps=cfg.finetune.head_steps, lr=cfg.finetune.head_lr, warmup=0,
+            schedule="constant",
+        )  # fmt: skip
+        seconds += fit(model, head_cfg, batch_fn, loss_fn, None, progress=progress,
+                       desc="head").seconds  # fmt: skip
+        for name, p in model.named_parameters():
+            p.requires_grad_(not (cfg.finetune.freeze_embed and name.startswith("embed.")))
+    result = fit(
+        model, cfg.train, batch_fn, loss_fn, eval_fn, run_dir=run_dir, metric="acc",
+        progress=progress, desc="sentiment",
+    )  # fmt: skip
+    seconds += result.seconds
+    model.eval()
+    metrics = {
+        "dev_acc": eval_fn(model)["acc"],
+        "test_acc": accuracy(model, seqs["test"], labels["test"], device),
+        "best_step": float(result.best_step),
+        "seconds": seconds,
+    }
+    return model, vocab, cfg, metrics
+
+
+def train(
+    cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
+) -> dict[str, float]:
+    _, vocab, effective, metrics = train_model(cfg, device, run_dir=run_dir, progress=progress)
+    vocab.save(run_dir / VOCAB_FILE)
+    save_config(effective, run_dir / "config.toml", task="sentiment")  # the model as built
+    (run_dir / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+class TrainedSentiment:
+    def __init__(
+        self, model: SentimentClassifier, vocab: Vocab, cfg: Config, device: torch.device
+    ) -> None:
+        self.model, self.vocab, self.cfg, self.device = model, vocab, cfg, device
+
+    def predict(self, inputs: list[str], **options: Any) -> list[str]:
+        if options:
+            raise ValueError(f"sentiment predict takes no options, got {sorted(options)}")
+        seqs = [
+            self.vocab.encode(text_tokens(t, f"input line {i}")) for i, t in enumerate(inputs, 1)
+        ]
+        if not seqs:
+            return []
+        probs = probabilities(self.model, seqs, self.device).tolist()
+        return [f"{LABELS[p > 0.5]} {max(p, 1 - p):.2f}" for p in probs]
+
+    def evaluate(self, split: str = "dev") -> dict[str, float]:
+        if split not in ("train", "dev", "test"):
+            raise ValueError(f"sentiment evaluates split train, dev or test, got {split!r}")
+        corpus = splits(self.cfg.data)[split]
+        acc = accuracy(self.model, encode(corpus, self.vocab), corpus.labels, self.device)
+        return {"acc": acc, "n": float(len(corpus))}
+
+
+def load(run_dir: Path, cfg: Config, device: torch.device) -> TrainedSentiment:
+    vocab = Vocab.load(Path(run_dir) / VOCAB_FILE)
+    model = build_model(cfg, len(vocab)).to(device)
+    load_weights(model, Path(run_dir) / "model.safetensors")
+    model.eval()
+    return TrainedSentiment(model, vocab, cfg, device)
