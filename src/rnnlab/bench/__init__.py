@@ -1,0 +1,1 @@
+"""Benchmarks behind ``rnnlab bench NAME``: one module per benchmark, each with ``main``."""
