@@ -49,7 +49,7 @@ class DataConfig:
     folds: int = 10
     seed: int = 0  # folds and holdout
     dev_fraction: float = 0.1  # of the training part, for picking the best step
-    min_freq: int = 1
+    min_freq: int = 2  # rarer training words share <unk>, so <unk> is trained too
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            steps=600, batch_size=50, lr=2e-3, weight_decay=0.0, schedule="linear",
+            steps=600, batch_size=50, lr=3e-3, weight_decay=0.0, schedule="linear",
             warmup=50, eval_every=50, log_every=25, clip_norm=5.0,
         )
     )  # fmt: skip

@@ -1,0 +1,99 @@
+"""The LSTM language model: shapes, exact perplexity of a uniform model, a training step,
+the stream encoding, seeded generation and the task contract on hand-written text."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnlab.sentiment.model import LanguageModel
+from rnnlab.tasks import lm as lm_task
+from rnnlab.text import EOS, PAD, UNK, Vocab
+
+
+@pytest.mark.parametrize("cutoffs", [(), (5, 12)])
+def test_shapes_and_normalised_probabilities(cutoffs: tuple[int, ...]) -> None:
+    model = LanguageModel(20, embed=6, hidden=16, cutoffs=cutoffs).eval()
+    tokens = torch.randint(0, 20, (3, 7))  # (B, T)
+    out, (h, c) = model.hidden_states(tokens)
+    assert out.shape == (3, 7, 16) and h.shape == c.shape == (1, 3, 16)
+    logp = model.log_probs(out.reshape(-1, 16))  # (B*T, V)
+    assert logp.shape == (21, 20)
+    torch.testing.assert_close(logp.exp().sum(-1), torch.ones(21))
+    loss, _ = model.loss(tokens[:, :-1], tokens[:, 1:])
+    targets = tokens[:, 1:].reshape(-1)  # (B*(T-1),)
+    by_hand = -model.log_probs(model.hidden_states(tokens[:, :-1])[0].reshape(-1, 16))
+    torch.testing.assert_close(loss, by_hand[torch.arange(18), targets].mean())
+
+
+def test_uniform_model_has_perplexity_equal_to_vocabulary_size() -> None:
+    model = LanguageModel(17, embed=4, hidden=5)
+    assert isinstance(model.out, torch.nn.Linear)
+    torch.nn.init.zeros_(model.out.weight)
+    torch.nn.init.zeros_(model.out.bias)
+    ids = torch.randint(0, 17, (101,))
+    ppl = lm_task.perplexity(model, ids, bptt=10, device=torch.device("cpu"))
+    assert ppl == pytest.approx(17.0, rel=1e-5)
+
+
+def test_a_training_step_changes_parameters() -> None:
+    torch.manual_seed(0)
+    model = LanguageModel(30, embed=6, hidden=8, dropout=0.0, cutoffs=(10,))
+    before = {k: v.clone() for k, v in model.named_parameters()}
+    tokens = torch.randint(1, 30, (4, 9))
+    model.loss(tokens[:, :-1], tokens[:, 1:])[0].backward()
+    torch.optim.SGD(model.parameters(), lr=1.0).step()
+    changed = [k for k, v in model.named_parameters() if not torch.equal(v, before[k])]
+    assert {"embed.weight", "rnn.weight_ih_l0", "rnn.weight_hh_l0"} <= set(changed)
+    assert any(k.startswith("out.") for k in changed)
+
+
+def test_stream_and_windows_by_hand() -> None:
+    vocab = Vocab([PAD, UNK, EOS, "the", "film", "."])
+    ids, starts = lm_task.stream([["the", "film", "."], ["film", "noir"]], vocab)
+    assert ids.tolist() == [3, 4, 5, 2, 4, 1, 2] and starts.tolist() == [0, 4]
+    x, y = lm_task.windows(ids, 3)
+    assert x.tolist() == [[3, 4, 5], [2, 4, 1]] and y.tolist() == [[4, 5, 2], [4, 1, 2]]
+    with pytest.raises(ValueError, match="shorter than one window"):
+        lm_task.windows(ids, 7)
+
+
+def write_corpus(root: Path) -> None:
+    mr = root / "sentence-polarity"
+    mr.mkdir(parents=True)
+    (mr / "rt-polarity.pos").write_text("a fine film .\n")
+    (mr / "rt-polarity.neg").write_text("a dull film .\n")
+    g = torch.Generator().manual_seed(0)
+    for split, tag in (("pos", "cv500"), ("neg", "cv010")):  # cv010: a dev review
+        d = root / "movie-review-text" / "polarity-v2.0" / split
+        d.mkdir(parents=True)
+        pick = torch.randint(0, 2, (60, 2), generator=g).tolist()
+        lines = [f"the {('man', 'dog')[a]} is {('fine', 'dull')[b]} ." for a, b in pick]
+        (d / f"{tag}_1.txt").write_text("\n".join(["a fine film .", *lines]) + "\n")
+
+
+def test_task_trains_evaluates_and_generates(tmp_path: Path) -> None:
+    from rnnlab.config import apply_overrides
+    from rnnlab.tasks import load_run, train_task
+
+    write_corpus(tmp_path / "data")
+    cfg = apply_overrides(
+        lm_task.Config(),
+        [f"data.dir='{tmp_path / 'data'}'", "data.bptt=8", "model.embed=8", "model.hidden=16",
+         "model.cutoffs=[6]", "train.steps=40", "train.eval_every=20", "train.batch_size=8",
+         "train.warmup=0", "train.lr=0.02"],
+    )  # fmt: skip
+    metrics = train_task("lm", cfg, tmp_path / "run", torch.device("cpu"), progress=False)
+    assert metrics["dropped_mr_lines"] == 1  # "a fine film ." is an MR line
+    assert 1.0 < metrics["ppl"] < 0.5 * metrics["vocab"]  # far below a uniform guess
+    trained = load_run(tmp_path / "run", "cpu")
+    assert trained.evaluate("dev")["ppl"] == pytest.approx(metrics["ppl"], rel=1e-5)
+    first = trained.predict(["The film"], generate=True)
+    assert first == trained.predict(["The film"], generate=True)  # seeded
+    assert first[0].startswith("the film") and len(first[0].split()) > 2
+    assert math.isfinite(float(trained.predict(["a man"])[0].split()[1]))
+    with pytest.raises(ValueError, match="empty"):
+        trained.predict(["  "], generate=True)

@@ -1,0 +1,193 @@
+"""MR loaders, folds, the classifier's masking and a short real run (issue 5)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnlab.sentiment.data import folds, holdout, load_mr, load_pretraining
+from rnnlab.sentiment.model import LanguageModel, SentimentClassifier, init_from_lm
+
+
+def write_mr(root: Path, pos: bytes, neg: bytes) -> Path:
+    d = root / "sentence-polarity"
+    d.mkdir(parents=True)
+    (d / "rt-polarity.pos").write_bytes(pos)
+    (d / "rt-polarity.neg").write_bytes(neg)
+    return root
+
+
+# --- loaders -----------------------------------------------------------------------------
+
+
+def test_load_mr_hand_written(tmp_path: Path) -> None:
+    root = write_mr(tmp_path, b"a fine film . \nwitty\n", b"a  dull mess\n")
+    mr = load_mr(root)
+    assert mr.texts == [["a", "dull", "mess"], ["a", "fine", "film", "."], ["witty"]]
+    assert mr.labels == [0, 1, 1]
+
+
+def test_load_mr_empty_line_names_file_and_line(tmp_path: Path) -> None:
+    root = write_mr(tmp_path, b"good\n  \nfine\n", b"bad\n")
+    with pytest.raises(ValueError, match=r"rt-polarity\.pos:2: empty line"):
+        load_mr(root)
+
+
+def test_load_mr_wrong_encoding_names_file_and_line(tmp_path: Path) -> None:
+    root = write_mr(tmp_path, b"good\n", b"bad\nna\xefve\n")  # latin-1, not UTF-8
+    with pytest.raises(ValueError, match=r"rt-polarity\.neg:2: expected UTF-8.*0xef"):
+        load_mr(root)
+
+
+def test_load_mr_missing_label_file(tmp_path: Path) -> None:
+    root = write_mr(tmp_path, b"good\n", b"bad\n")
+    (root / "sentence-polarity" / "rt-polarity.neg").unlink()
+    with pytest.raises(FileNotFoundError, match=r"rt-polarity\.neg"):
+        load_mr(root)
+
+
+def test_pretraining_drops_mr_lines(tmp_path: Path) -> None:
+    root = write_mr(tmp_path, b"a fine film .\n", b"a dull mess\n")
+    rev = root / "movie-review-text" / "polarity-v2.0" / "pos"
+    rev.mkdir(parents=True)
+    (rev / "cv500_1.txt").write_text("the plot .\na   fine film . \n\nthe end .\n")
+    (rev / "cv005_2.txt").write_text("held out .\n")  # a dev review
+    text = load_pretraining(root, "train")
+    assert text.sentences == [["the", "plot", "."], ["the", "end", "."]]
+    assert text.dropped == 1
+    assert load_pretraining(root, "dev").sentences == [["held", "out", "."]]
+
+
+def test_folds_partition_and_seed() -> None:
+    splits = folds(103, 10, seed=3)
+    tests = [t for _, t in splits]
+    assert sorted(i for t in tests for i in t) == list(range(103))
+    assert {len(t) for t in tests} == {10, 11}
+    for train, test in splits:
+        assert set(train).isdisjoint(test) and len(train) + len(test) == 103
+    assert folds(103, 10, seed=3) == splits and folds(103, 10, seed=4) != splits
+    train, test = holdout(100, 0.1, seed=0)
+    assert len(test) == 10 and sorted(train + test) == list(range(100))
+
+
+@pytest.mark.data
+def test_real_mr_and_pretraining(shared_data: Path) -> None:
+    mr = load_mr(shared_data)
+    assert len(mr) == 10662 and sum(mr.labels) == 5331
+    assert mr.texts[5331][:4] == ["the", "rock", "is", "destined"]  # first positive line
+    text = load_pretraining(shared_data, "dev")
+    lines = {" ".join(t) for t in mr.texts}
+    assert len(text.sentences) > 1000
+    assert not any(" ".join(s) in lines for s in text.sentences)
+
+
+# --- the classifier ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("backend", ["fused", "explicit"])
+def test_padding_never_changes_a_prediction(cell: str, backend: str) -> None:
+    torch.manual_seed(0)
+    model = SentimentClassifier(30, 8, 6, layers=2, cell=cell, backend=backend).eval()
+    seqs = [[3, 4, 5, 6, 7], [8, 9], [10, 11, 12]]
+    alone = torch.cat([model(torch.tensor([s]), torch.tensor([len(s)])) for s in seqs])
+    tokens = torch.randint(2, 30, (3, 9))  # (B, T): junk after each length, not even <pad>
+    for i, s in enumerate(seqs):
+        tokens[i, : len(s)] = torch.tensor(s)
+    batched = model(tokens, torch.tensor([len(s) for s in seqs]))  # (B, 2)
+    torch.testing.assert_close(batched, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_last_pooling_matches_torch_on_unpadded_sequences() -> None:
+    torch.manual_seed(1)
+    model = SentimentClassifier(20, 5, 4, pooling="last", bidirectional=True).eval()
+    ref = torch.nn.LSTM(5, 4, batch_first=True, bidirectional=True)
+    ref.load_state_dict({k: v for k, v in model.rnn.state_dict().items()})
+    tokens = torch.tensor([[3, 4, 5, 0, 0], [6, 7, 8, 9, 10]])  # (B, T)
+    lengths = torch.tensor([3, 5])
+    feats = model.features(tokens, lengths)  # (B, 2*H)
+    for i, n in enumerate(lengths.tolist()):
+        _, (h, _) = ref(model.embed(tokens[i : i + 1, :n]))  # (2, 1, H)
+        torch.testing.assert_close(feats[i], torch.cat([h[0, 0], h[1, 0]]))
+
+
+def test_max_and_mean_pooling_by_hand() -> None:
+    model = SentimentClassifier(10, 3, 2, pooling="max+mean", bidirectional=False).eval()
+    tokens, lengths = torch.tensor([[1, 2, 0, 0]]), torch.tensor([2])
+    out, _ = model.rnn(model.embed(tokens[:, :2]))  # (1, 2, H): the real steps only
+    feats = model.features(tokens, lengths)
+    torch.testing.assert_close(feats[0], torch.cat([out[0].max(0).values, out[0].mean(0)]))
+
+
+def test_bad_shapes_and_pooling_are_errors() -> None:
+    model = SentimentClassifier(10, 3, 2)
+    with pytest.raises(ValueError, match=r"lengths must be in 1\.\.T=3"):
+        model(torch.tensor([[1, 2, 3]]), torch.tensor([0]))
+    with pytest.raises(ValueError, match="pooling expects"):
+        SentimentClassifier(10, 3, 2, pooling="last+sum")
+
+
+def test_a_training_step_changes_every_parameter() -> None:
+    torch.manual_seed(0)
+    model = SentimentClassifier(12, 4, 3, embed_dropout=0.0, dropout=0.0)
+    before = {k: v.clone() for k, v in model.named_parameters()}
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    tokens, lengths = torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2])
+    torch.nn.functional.cross_entropy(model(tokens, lengths), torch.tensor([1, 0])).backward()
+    opt.step()
+    for k, v in model.named_parameters():
+        rows = v if k != "embed.weight" else v[2:7]  # rows of tokens seen in the batch
+        ref = before[k] if k != "embed.weight" else before[k][2:7]
+        assert not torch.equal(rows, ref), k
+
+
+def test_init_from_lm_copies_embeddings_and_lstm() -> None:
+    lm = LanguageModel(40, embed=6, hidden=5, cutoffs=(10,))
+    clf = SentimentClassifier(40, 6, 5, bidirectional=False)
+    init_from_lm(clf, lm)
+    torch.testing.assert_close(clf.embed.weight, lm.embed.weight)
+    torch.testing.assert_close(clf.rnn.weight_hh_l0, lm.rnn.weight_hh_l0)
+    with pytest.raises(ValueError, match="unidirectional LSTM"):
+        init_from_lm(SentimentClassifier(40, 6, 5, bidirectional=True), lm)
+
+
+# --- a short real run --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, dict[str, float]]:
+    from rnnlab.config import apply_overrides
+    from rnnlab.data import data_root
+    from rnnlab.tasks import sentiment
+
+    root = data_root()
+    if not (root / "sentence-polarity").is_dir():
+        pytest.skip(f"MR not found under {root} (set RNNLAB_DATA)")
+    cfg = apply_overrides(
+        sentiment.Config(),
+        ["model.embed=32", "model.hidden=24", "train.steps=150", "train.batch_size=64",
+         "train.warmup=10", "train.eval_every=75", "train.lr=0.005"],
+    )  # fmt: skip
+    run = tmp_path_factory.mktemp("sent")
+    metrics = sentiment.train(cfg, run, torch.device("cpu"), progress=False)
+    return sentiment.load(run, cfg, torch.device("cpu")), metrics
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_short_run_beats_the_majority_baseline(short_run: tuple[object, dict[str, float]]) -> None:
+    trained, metrics = short_run
+    assert metrics["test_acc"] > 0.60  # the classes are balanced: majority is 0.50
+    assert trained.evaluate("test")["acc"] == pytest.approx(metrics["test_acc"])  # type: ignore[attr-defined]
+
+
+@pytest.mark.data
+def test_predict_prints_label_and_probability(short_run: tuple[object, dict[str, float]]) -> None:
+    trained = short_run[0]
+    out = trained.predict(["A gorgeous, witty, seductive movie.", "dull"])  # type: ignore[attr-defined]
+    assert all(re.fullmatch(r"(positive|negative) (0\.[5-9]\d|1\.00)", line) for line in out)
+    with pytest.raises(ValueError, match="input line 2 is empty"):
+        trained.predict(["fine", " ,; "[:1]])  # type: ignore[attr-defined]
