@@ -1,12 +1,13 @@
 """Caption benchmark: full runs on shapes and OpenMoji, with both baselines, as a table.
 
     rnnlab bench caption [--data shapes,openmoji] [--out runs/bench-caption] [--beam 3]
-                         [--threads N] [--set key=value ...] [--quick]
+                         [--alphas 0,0.7] [--threads N] [--set key=value ...] [--quick]
 
 For each data set it trains the default captioner (the settings below), then evaluates
 on every split it reports (shapes: test and heldout, OpenMoji: dev and test) with greedy
-decoding and with beam search, beside the nearest-training-image and most-frequent-caption
-baselines measured in the same run. It prints a Markdown table and writes
+decoding and with beam search (once per length normalization ``alpha``), beside the
+nearest-training-image and most-frequent-caption baselines measured in the same run. It
+prints a Markdown table and writes
 ``results.json`` to the output folder; each run folder keeps its ``samples-<split>.png``.
 """
 
@@ -26,14 +27,14 @@ from rnnlab.tasks import load_run, train_task
 
 SETTINGS: dict[str, list[str]] = {
     "shapes": ["data.name=shapes", "train.steps=1500"],
-    "openmoji": ["data.name=openmoji", "train.steps=3000"],
+    "openmoji": ["data.name=openmoji", "train.steps=2000"],
 }
 SPLITS = {"shapes": ["test", "heldout"], "openmoji": ["dev", "test"]}
 QUICK = ["train.steps=200", "data.dev_size=200", "data.test_size=200", "data.pool_size=1000"]
 
 
 def run_one(
-    name: str, out: Path, sets: list[str], beam: int, device: torch.device
+    name: str, out: Path, sets: list[str], beam: int, alphas: list[float], device: torch.device
 ) -> list[dict[str, Any]]:
     cfg = apply_overrides(task.Config(), [*SETTINGS[name], *sets])
     t0 = time.perf_counter()
@@ -43,13 +44,14 @@ def run_one(
     assert isinstance(trained, task.CaptionTrained)
     rows = []
     for split in SPLITS[name]:
-        for k in sorted({1, beam}):
-            m = trained.evaluate(split, figure=k == 1, beam=k)
+        settings = [(1, 0.0)] + [(beam, a) for a in alphas] * (beam > 1)
+        for k, a in settings:
+            m = trained.evaluate(split, figure=k == 1, beam=k, alpha=a)
             rows.append(
                 {
                     "data": name,
                     "split": split,
-                    "decode": "greedy" if k == 1 else f"beam {k}",
+                    "decode": "greedy" if k == 1 else f"beam {k}, alpha {a:g}",
                     **m,
                     "train_seconds": dev["train_seconds"],
                     "train_wall_seconds": round(train_wall, 1),
@@ -84,6 +86,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--data", default="shapes,openmoji", help="comma-separated: shapes, openmoji")
     p.add_argument("--out", default="runs/bench-caption")
     p.add_argument("--beam", type=int, default=3, help="beam size reported beside greedy")
+    p.add_argument("--alphas", default="0,0.7", help="length normalizations for the beam")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--quick", action="store_true", help="a few hundred steps, smaller splits")
@@ -100,7 +103,8 @@ def main(argv: list[str]) -> int:
     rows: list[dict[str, Any]] = []
     for name in names:
         sets = (QUICK if args.quick else []) + list(args.set)
-        rows += run_one(name, out / name, sets, args.beam, resolve_device(args.device))
+        alphas = [float(a) for a in args.alphas.split(",") if a.strip()]
+        rows += run_one(name, out / name, sets, args.beam, alphas, resolve_device(args.device))
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(json.dumps(rows, indent=1))
     print(table(rows))

@@ -291,12 +291,13 @@ class CaptionTrained:
         self._splits: dict[str, CaptionSet] = {}
 
     def caption(
-        self, images: np.ndarray, beam: int | None = None
+        self, images: np.ndarray, beam: int | None = None, alpha: float | None = None
     ) -> list[list[decoding.Hypothesis]]:
         k = self.cfg.decode.beam if beam is None else beam
         if k < 1:
             raise ValueError(f"beam size must be at least 1, got {k}")
-        return caption_batch(self.model, images, self.vocab, self.max_len, k, self.cfg.decode.alpha)
+        a = self.cfg.decode.alpha if alpha is None else alpha
+        return caption_batch(self.model, images, self.vocab, self.max_len, k, a)
 
     def predict(self, inputs: list[str], **options: Any) -> list[str]:
         """One line per image path: the caption, or with ``beam=k`` (k > 1) the k best as
@@ -321,13 +322,19 @@ class CaptionTrained:
         return self._splits[name]
 
     def evaluate(
-        self, split: str = "dev", figure: bool = True, beam: int | None = None
+        self,
+        split: str = "dev",
+        figure: bool = True,
+        beam: int | None = None,
+        alpha: float | None = None,
     ) -> dict[str, float]:
         """Exact match and BLEU-4 of the model and of both baselines on ``split``; saves
-        ``samples-<split>.png`` in the run folder when ``figure``."""
+        ``samples-<split>.png`` in the run folder when ``figure``. ``beam`` and ``alpha``
+        default to the run's ``decode`` settings."""
         data, train = self.split(split), self.split("train")
         t0 = time.perf_counter()
-        hyps = [self.vocab.decode(h[0].tokens) for h in self.caption(data.images, beam)]
+        found = self.caption(data.images, beam, alpha)
+        hyps = [self.vocab.decode(h[0].tokens) for h in found]
         seconds = time.perf_counter() - t0
         metrics = score(hyps, data.captions)
         nn = score(nearest_captions(train, data.images), data.captions)
