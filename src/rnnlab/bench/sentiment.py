@@ -46,7 +46,8 @@ def summary(rows: list[dict[str, float]]) -> str:
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="rnnlab bench sentiment", description=__doc__.split("\n")[0])
-    p.add_argument("--folds", type=int, default=10, help="run folds 0..N-1 of the 10")
+    p.add_argument("--folds", type=int, default=10, help="run folds START..N-1 of the 10")
+    p.add_argument("--start", type=int, default=0, help="first fold to run (default 0)")
     p.add_argument("--quick", action="store_true", help="one 90/10 split, 200 steps")
     p.add_argument("--pretrained", default="", help="an LM run folder (rnnlab train lm)")
     p.add_argument("--only", choices=("scratch", "pretrained"), help="run one variant")
@@ -67,7 +68,7 @@ def main(argv: list[str]) -> int:
     log = Path(args.log)
     log.parent.mkdir(parents=True, exist_ok=True)
     done = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
-    fold_ids = [-1] if args.quick else list(range(min(args.folds, base.data.folds)))
+    fold_ids = [-1] if args.quick else list(range(args.start, min(args.folds, base.data.folds)))
     for name, cfg in variants.items():
         if args.quick:
             cfg = replace(cfg, train=replace(cfg.train, steps=200))
