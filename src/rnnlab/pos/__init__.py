@@ -1,0 +1,1 @@
+"""Part-of-speech tagging: CoNLL-U reading, a word + character BiLSTM tagger, a CRF."""
