@@ -10,7 +10,8 @@ learning rates), with the paper's published figure beside ours.
 Runs go to ``--jobs`` processes (``spawn``), each with ONE torch thread, so J jobs use J
 cores. Written to ``--out``: ``table.md`` (the printed table), ``results.json`` (every
 task, model, seed and test length with its accuracy, plus times and budgets) and
-``accuracy_by_length.png``.
+``accuracy_by_length.png``; ``runs.jsonl`` collects runs as they finish, and a run
+already there is not repeated (an interrupted benchmark resumes).
 
 The paper trains for 1,000,000 steps at batch 128 with hidden size 256; a CPU cannot, so
 the budget (steps, hidden size, lr) per model is in ``BUDGETS`` and every run records
@@ -85,13 +86,13 @@ class Budget:
 
 
 BUDGETS: dict[str, Budget] = {
-    "rnn": Budget(steps=2000, hidden=128),
-    "gru": Budget(steps=2000, hidden=128),
-    "lstm": Budget(steps=2000, hidden=128),
+    "rnn": Budget(steps=3000, hidden=128),
+    "gru": Budget(steps=3000, hidden=128),
+    "lstm": Budget(steps=3000, hidden=128),
     "s2s": Budget(steps=1000, hidden=64),
     "s2s_additive": Budget(steps=1000, hidden=64),
     "s2s_multiplicative": Budget(steps=1000, hidden=64),
-    "s2s_location": Budget(steps=1000, hidden=32, lr=3e-3),
+    "s2s_location": Budget(steps=600, hidden=32, lr=3e-3),
 }
 
 
@@ -158,17 +159,18 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     cfg = TrainConfig(
         steps=b.steps, batch_size=b.batch_size, lr=b.lr, seed=spec.seed, log_every=max(1, b.steps)
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
 
     def loss_fn(m: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         assert isinstance(m, TaskModel)
         return m.loss(*batch)
 
     result = fit(model, cfg, batch_fn, loss_fn, progress=False)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     acc = evaluate(model, spec)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     return {
+        "key": spec_key(spec),
         "task": spec.task,
         "model": spec.model,
         "seed": spec.seed,
@@ -177,6 +179,8 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         "final_train_loss": result.history[-1]["loss"] if result.history else math.nan,
         "train_seconds": round(t1 - t0, 2),
         "eval_seconds": round(t2 - t1, 2),
+        "train_cpu_seconds": round(c1 - c0, 2),  # CPU time: what the run costs on a free core
+        "eval_cpu_seconds": round(c2 - c1, 2),
         "score": 100.0 * statistics.fmean(acc.values()),
         "accuracy": {str(n): round(a, 5) for n, a in sorted(acc.items())},
     }
@@ -186,28 +190,52 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def run_all(specs: list[RunSpec], jobs: int, log: bool = True) -> list[dict[str, Any]]:
-    """Every run, in ``jobs`` spawned one-thread processes (jobs=1: in this process)."""
-    results: list[dict[str, Any]] = []
+def spec_key(spec: RunSpec) -> str:
+    """What identifies a run in ``runs.jsonl`` (a finished run is not run again)."""
+    lengths = [spec.test_lengths[0], spec.test_lengths[-1], len(spec.test_lengths)]
+    fields = [spec.task, spec.model, spec.seed, asdict(spec.budget), lengths, spec.eval_batch]
+    return json.dumps(fields, sort_keys=True)
+
+
+def run_all(
+    specs: list[RunSpec], jobs: int, journal: Path | None = None, log: bool = True
+) -> list[dict[str, Any]]:
+    """Every run, in ``jobs`` spawned one-thread processes (jobs=1: in this process).
+
+    Each finished run is appended to ``journal`` (JSON lines); runs already there are
+    taken from it, so an interrupted benchmark resumes where it stopped.
+    """
+    finished: dict[str, dict[str, Any]] = {}
+    if journal is not None and journal.exists():
+        for line in journal.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                finished[r["key"]] = r
+    results = [finished[spec_key(s)] for s in specs if spec_key(s) in finished]
+    todo = [s for s in specs if spec_key(s) not in finished]
 
     def done(r: dict[str, Any]) -> None:
         results.append(r)
+        if journal is not None:
+            with journal.open("a") as f:
+                f.write(json.dumps(r) + "\n")
         if log:
             print(
                 f"[{len(results)}/{len(specs)}] {r['task']:<18} {r['model']:<18} seed {r['seed']}"
-                f"  {r['score']:5.1f}%  train {r['train_seconds']:.0f}s"
-                f" eval {r['eval_seconds']:.0f}s",
+                f"  {r['score']:5.1f}%  loss {r['final_train_loss']:.3f}"
+                f"  train {r['train_seconds']:.0f}s ({r['train_cpu_seconds']:.0f}s cpu)"
+                f"  eval {r['eval_seconds']:.0f}s ({r['eval_cpu_seconds']:.0f}s cpu)",
                 file=sys.stderr,
                 flush=True,
             )
 
-    if jobs <= 1:
+    if jobs <= 1 or len(todo) <= 1:
         _init_worker()
-        for spec in specs:
+        for spec in todo:
             done(run_one(spec))
         return results
-    with mp.get_context("spawn").Pool(jobs, initializer=_init_worker) as pool:
-        for r in pool.imap_unordered(run_one, specs):
+    with mp.get_context("spawn").Pool(min(jobs, len(todo)), initializer=_init_worker) as pool:
+        for r in pool.imap_unordered(run_one, todo):
             done(r)
     return results
 
@@ -327,7 +355,7 @@ def main(argv: list[str]) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    results = run_all(specs, args.jobs)
+    results = run_all(specs, args.jobs, journal=out / "runs.jsonl")
     wall = time.perf_counter() - t0
     results.sort(key=lambda r: (tasks.index(r["task"]), models.index(r["model"]), r["seed"]))
     summary = summarize(results)

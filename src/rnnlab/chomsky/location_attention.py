@@ -41,10 +41,12 @@ EPS = 1e-6  # floor under the weights before sharpening (log of zero)
 
 
 def content_weights(
-    key: torch.Tensor, memory: torch.Tensor, beta: torch.Tensor, mask: torch.Tensor
+    key: torch.Tensor, unit_memory: torch.Tensor, beta: torch.Tensor, mask: torch.Tensor
 ) -> torch.Tensor:
-    """softmax_j(beta * cos(key, memory_j)): key (B, H), memory (B, S, H), beta (B, 1)."""
-    cos = F.cosine_similarity(memory, key.unsqueeze(1), dim=-1, eps=1e-8)  # (B, S)
+    """softmax_j(beta * cos(key, m_j)): key (B, H), ``unit_memory`` (B, S, H) the memory
+    rows scaled to length 1 (``LocationAttention.keys``, once per sequence), beta (B, 1)."""
+    unit_key = F.normalize(key, dim=-1, eps=1e-8).unsqueeze(-1)  # (B, H) -> (B, H, 1)
+    cos = torch.bmm(unit_memory, unit_key).squeeze(-1)  # (B,S,H) @ (B,H,1) -> (B,S,1) -> (B,S)
     return masked_softmax(beta * cos, mask)  # (B, S)
 
 
@@ -76,6 +78,10 @@ class LocationAttention(Attention):
         # one projection of the state: key (Hk), beta (1), gate (1), shift (3), gamma (1)
         self.heads = nn.Linear(query_dim, key_dim + 6)
 
+    def keys(self, memory: torch.Tensor) -> torch.Tensor:
+        """The memory rows scaled to length 1, for the cosine of content addressing."""
+        return F.normalize(memory, dim=-1, eps=1e-8)  # (B, S, H)
+
     def initial_weights(self, mask: torch.Tensor) -> torch.Tensor:
         """All weight on each sequence's first position: (B, S)."""
         w = torch.zeros(mask.shape, device=mask.device)  # (B, S)
@@ -83,16 +89,17 @@ class LocationAttention(Attention):
         return w
 
     def address(
-        self, query: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor, previous: torch.Tensor
+        self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor, previous: torch.Tensor
     ) -> torch.Tensor:
-        """The new read weights (B, S) from the query (B, Hq) and the last weights (B, S)."""
+        """The new read weights (B, S) from the query (B, Hq), ``keys(memory)`` and the
+        last weights (B, S)."""
         hk = self.key_dim
         p = self.heads(query)  # (B, Hk + 6)
         key, beta = p[:, :hk], F.softplus(p[:, hk : hk + 1])  # (B, Hk), (B, 1)
         gate = torch.sigmoid(p[:, hk + 1 : hk + 2])  # (B, 1)
         shift = torch.softmax(p[:, hk + 2 : hk + 5], dim=-1)  # (B, 3)
         gamma = 1.0 + F.softplus(p[:, hk + 5 : hk + 6])  # (B, 1)
-        w = gate * content_weights(key, memory, beta, mask) + (1 - gate) * previous  # (B, S)
+        w = gate * content_weights(key, keys, beta, mask) + (1 - gate) * previous  # (B, S)
         return sharpen(circular_shift(w, shift, mask), gamma, mask)
 
     def forward(
@@ -111,7 +118,9 @@ class LocationAttention(Attention):
             )
         if previous is None:
             previous = self.initial_weights(mask)
-        weights = self.address(query, memory, mask, previous)  # (B, S)
+        if keys is None:
+            keys = self.keys(memory)
+        weights = self.address(query, keys, mask, previous)  # (B, S)
         context = torch.bmm(weights.unsqueeze(1), memory).squeeze(1)  # (B,1,S)@(B,S,H) -> (B,H)
         return context, weights
 
@@ -138,6 +147,7 @@ class LocationSeq2Seq(TaskModel):
         memory, state = self.encoder(tokens, src_len)  # (B, S, H), (1, B, H)
         return {
             "memory": memory,
+            "keys": self.attention.keys(memory),  # (B, S, H), once per sequence
             "mask": mask,
             "s": state[0],  # (1, B, H) -> (B, H)
             "w": self.attention.initial_weights(mask),  # (B, S)
@@ -150,7 +160,7 @@ class LocationSeq2Seq(TaskModel):
         """Previous tokens (B,) -> logits (B, C) and the next state."""
         x = torch.cat([self.embedding(prev), st["c"]], dim=-1)  # (B, E + H)
         s = self.cell(x, st["s"])  # (B, H)
-        c, w = self.attention(s, st["memory"], st["mask"], previous=st["w"])  # (B, H), (B, S)
+        c, w = self.attention(s, st["memory"], st["mask"], previous=st["w"], keys=st["keys"])
         logits = self.out(torch.tanh(self.combine(torch.cat([c, s], dim=-1))))  # (B, C)
         return logits, {**st, "s": s, "w": w, "c": c}
 
