@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from pathlib import Path
@@ -129,6 +130,14 @@ def test_train_load_predict_evaluate_round_trip(
     assert main(["predict", str(run), "a big city likes the man !"]) == 0
     assert capsys.readouterr().out.strip().split(" ")[2] == "city/NOUN"
 
+    from rnnlab.bench.pos import main as bench_main
+
+    assert bench_main(["--from", str(run), "--threads", "0"]) == 0
+    assert "| rnnlab pos (this run) |" in capsys.readouterr().out
+    bench = json.loads((run / "bench.json").read_text())
+    assert bench["test_acc"] == result["acc"] and bench["tokens_per_s"] > 0
+    assert (run / "learning-curve.png").is_file()
+
 
 @pytest.mark.data
 @pytest.mark.slow
@@ -156,3 +165,13 @@ def test_short_run_beats_most_frequent_tag(shared_data: Path, tmp_path: Path) ->
     cfg = replace(cfg, model=replace(cfg.model, hidden=48, word_dim=32, char_hidden=16))
     metrics = train_task("pos", cfg, tmp_path / "run", torch.device("cpu"), progress=False)
     assert 0.7 < baseline < metrics["acc"], (baseline, metrics["acc"])
+
+
+def test_presets_load() -> None:
+    from rnnlab.config import load_config
+
+    presets = sorted((Path(pos.__file__).parents[1] / "presets").glob("pos-*.toml"))
+    assert presets
+    for path in presets:
+        cfg = load_config(pos.Config, path)
+        assert cfg.train.steps > 0 and cfg.model.hidden > 0
