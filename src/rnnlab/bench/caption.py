@@ -26,8 +26,8 @@ from rnnlab.tasks import caption as task
 from rnnlab.tasks import load_run, train_task
 
 SETTINGS: dict[str, list[str]] = {
-    "shapes": ["data.name=shapes", "train.steps=1500"],
-    "openmoji": ["data.name=openmoji", "train.steps=2000"],
+    "shapes": ["data.name=shapes", "train.steps=1000"],
+    "openmoji": ["data.name=openmoji", "train.steps=1200"],
 }
 SPLITS = {"shapes": ["test", "heldout"], "openmoji": ["dev", "test"]}
 QUICK = ["train.steps=200", "data.dev_size=200", "data.test_size=200", "data.pool_size=1000"]

@@ -86,7 +86,7 @@ class Config:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            lr=2e-3, steps=2000, batch_size=64, eval_every=250, schedule="cosine", warmup=100
+            lr=2e-3, steps=1200, batch_size=64, eval_every=250, schedule="cosine", warmup=100
         )
     )
 
