@@ -3,14 +3,14 @@
 Data (``data.name``): ``shapes`` (built in, generated scenes), ``openmoji`` (emoji →
 their names, ``../shared/data/openmoji``) or ``coco`` (any COCO-style captions folder;
 ``../shared/data/coco-captions-mini`` is a smoke test). One example, exactly as the
-model sees it (shapes, vocabulary ids from a real run)::
+model sees it (shapes; the ids are those of the benchmark run's vocabulary)::
 
-    image    (48, 48, 3) uint8 RGB       a large red circle left of a small blue square
+    image    (32, 32, 3) uint8 RGB       a large red circle left of a small blue square
     tokens   a large red circle left of a small blue square           (lower-cased)
     inputs   <s>  a  large  red  circle  left  of  a  small  blue  square
-             [2,  4, 8,     12,  15,     9,    10, 4, 5,     13,   16]
+             [2,  4, 5,     14,  13,     7,    8,  4, 6,     15,   10]
     targets  a    large red circle left of a small blue square </s>
-             [4,  8,    12, 15,    9,   10,4, 5,    13,  16,    3]
+             [4,  5,    14, 13,    7,   8, 4, 6,    15,  10,    3]
 
 The loss is the cross-entropy of ``targets`` (padding ignored). Decoding starts from
 ``<s>`` and the image's state and runs greedy or beam search (``rnnlab.decoding``) until
@@ -74,8 +74,8 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class DecodeConfig:
-    beam: int = 1  # 1 = greedy
-    alpha: float = 0.7  # length normalization: score = log p / length ** alpha
+    beam: int = 3  # 1 = greedy; 3 with alpha 0 was best on OpenMoji dev (docs/captions.md)
+    alpha: float = 0.0  # length normalization: score = log p / length ** alpha
     max_len: int = 0  # 0 = the longest training caption + 2
 
 
