@@ -200,6 +200,19 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _cap_threads() -> None:
+    """``RNNLAB_THREADS=N`` caps torch's threads (several processes sharing few cores)."""
+    import os
+
+    n = os.environ.get("RNNLAB_THREADS", "")
+    if n:
+        if not n.isdigit() or int(n) < 1:
+            raise ValueError(f"RNNLAB_THREADS expects a positive integer, got {n!r}")
+        import torch
+
+        torch.set_num_threads(int(n))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = make_parser()
@@ -211,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         args = parser.parse_args(argv)
     try:
+        _cap_threads()
         rc: int = args.func(args)
         return rc
     except (ValueError, FileNotFoundError) as exc:
