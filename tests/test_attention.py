@@ -152,3 +152,15 @@ def test_initial_weights_uniform_over_the_source() -> None:
     mask = torch.tensor([[True, True, False, False], [True] * 4])
     w = DotAttention(2, 2).initial_weights(mask)
     torch.testing.assert_close(w, torch.tensor([[0.5, 0.5, 0, 0], [0.25] * 4]))
+
+
+def test_keys_from_one_tensor_values_from_another() -> None:
+    """With ``keys`` given, ``memory`` is only read: weights come from the keys."""
+    torch.manual_seed(0)
+    att = make_attention("general", 4, 4)
+    query, memory, mask, _ = _inputs()
+    values = torch.randn(3, 5, 7)  # another size
+    context, weights = att(query, values, mask, keys=att.keys(memory))
+    _, ref_weights = att(query, memory, mask)
+    torch.testing.assert_close(weights, ref_weights)
+    torch.testing.assert_close(context, torch.bmm(ref_weights.unsqueeze(1), values).squeeze(1))

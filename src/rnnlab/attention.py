@@ -65,20 +65,23 @@ class Attention(nn.Module):
 
         Returns ``(context, weights)``: ``(B, Hk), (B, S)`` for a query ``(B, Hq)``, or
         ``(B, T, Hk), (B, T, S)`` for queries ``(B, T, Hq)``. Pass ``keys`` (from
-        ``self.keys(memory)``) to avoid recomputing them at every decoding step.
+        ``self.keys(memory)``) to avoid recomputing them at every decoding step. With
+        ``keys`` given, ``memory`` holds only the *values* read, of any size ``Hv``: keys
+        from one tensor (e.g. encoder outputs), values from another (e.g. the tokens).
         """
         if query.shape[-1] != self.query_dim:
             raise ValueError(f"query has size {query.shape[-1]}, expected {self.query_dim}")
-        if memory.shape[-1] != self.key_dim:
-            raise ValueError(f"memory has size {memory.shape[-1]}, expected {self.key_dim}")
+        if keys is None:
+            if memory.shape[-1] != self.key_dim:
+                raise ValueError(f"memory has size {memory.shape[-1]}, expected {self.key_dim}")
+            keys = self.keys(memory)
         single = query.dim() == 2
         q = query.unsqueeze(1) if single else query  # (B, T, Hq)
-        k = self.keys(memory) if keys is None else keys
-        scores = self.score(q, k)  # (B, T, S)
+        scores = self.score(q, keys)  # (B, T, S)
         weights = masked_softmax(scores, mask.unsqueeze(1))  # (B, T, S)
-        context = torch.bmm(weights, memory)  # (B, T, S) @ (B, S, Hk) -> (B, T, Hk)
+        context = torch.bmm(weights, memory)  # (B, T, S) @ (B, S, Hv) -> (B, T, Hv)
         if single:
-            return context.squeeze(1), weights.squeeze(1)  # (B, Hk), (B, S)
+            return context.squeeze(1), weights.squeeze(1)  # (B, Hv), (B, S)
         return context, weights
 
 
