@@ -177,6 +177,10 @@ def train_model(
         cfg, vocab, lm = from_pretrained(cfg, device)
     else:
         vocab = Vocab.build(data["train"].texts, min_freq=cfg.data.min_freq)
+    if run_dir is not None:  # what load() needs, written before training can be cut short
+        run_dir.mkdir(parents=True, exist_ok=True)
+        vocab.save(run_dir / VOCAB_FILE)
+        save_config(cfg, run_dir / "config.toml", task="sentiment")  # the model as built
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg, len(vocab)).to(device)
     if lm is not None:
@@ -209,6 +213,7 @@ def train_model(
         )  # fmt: skip
         seconds += fit(model, head_cfg, batch_fn, loss_fn, None, progress=progress,
                        desc="head").seconds  # fmt: skip
+    if lm is not None:  # stage 2: everything, but the embeddings if they stay frozen
         for name, p in model.named_parameters():
             p.requires_grad_(not (cfg.finetune.freeze_embed and name.startswith("embed.")))
     result = fit(
@@ -229,9 +234,7 @@ def train_model(
 def train(
     cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
 ) -> dict[str, float]:
-    _, vocab, effective, metrics = train_model(cfg, device, run_dir=run_dir, progress=progress)
-    vocab.save(run_dir / VOCAB_FILE)
-    save_config(effective, run_dir / "config.toml", task="sentiment")  # the model as built
+    metrics = train_model(cfg, device, run_dir=run_dir, progress=progress)[3]
     (run_dir / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics
 
