@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         for kind in args.kinds:
             results.append(measure(kind, batch, steps, hidden, repeats, args.warmup))
             print(f"  measured {kind} B={batch} T={steps} H={hidden}", file=sys.stderr)
-    print(f"forward+backward, float32, CPU, {threads} threads, median of {repeats} rounds;")
+    plural = "s" if threads != 1 else ""
+    print(f"forward+backward, float32, CPU, {threads} thread{plural}, median of {repeats} rounds;")
     print("ratios are time / torch.nn time in the same run (lower is faster)\n")
     print(table(results))
     if args.json:
