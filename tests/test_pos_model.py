@@ -102,7 +102,7 @@ def test_shapes(char_model: str, crf: bool) -> None:
     assert model.emissions(x).shape == (3, 3, TAGS)
     tags = torch.randint(0, TAGS, (3, 3))
     loss = model.loss(x, tags)
-    assert loss.shape == () and float(loss) > 0
+    assert loss.shape == () and float(loss.detach()) > 0
     pred = model.predict(x)
     assert pred.shape == (3, 3) and pred.dtype == torch.long
     assert pred[1, 2] == 0 and pred[2, 1:].tolist() == [0, 0]

@@ -7,16 +7,18 @@ ranges and empty nodes skipped, see ``rnnlab.pos.conllu_data``). UPOS tags by de
 
 Encoding of one example. Vocabularies are built from ``train``: words (``<pad>`` 0,
 ``<unk>`` 1, then by frequency), characters (the same) and tags (``<pad>`` 0, then by
-frequency). The sentence ``Dogs bark .`` with gold tags ``NOUN VERB PUNCT`` in a batch
-whose longest sentence has 4 words (ids from the EWT vocabularies)::
+frequency). Word embeddings are looked up by the lower-cased form (``model.lower``); the
+character model sees the form as written. The sentence ``Dogs barked .`` with gold tags
+``NOUN VERB PUNCT`` in a batch whose longest sentence has 4 words (ids from the EWT
+vocabularies)::
 
-    words        [1, 17100, 2, 0]    "Dogs" unseen in train -> <unk> 1, "bark" 17100, "." 2, <pad>
+    words        [981, 1, 3, 0]      "dogs" 981, "barked" unseen in train -> <unk> 1, "." 3, <pad>
     lengths      3
     word_types   [0, 1, 2, 0]        position -> row of `chars` (distinct forms of the batch)
-    chars        [[46, 5, 18, 8],    "D o g s"   (char ids, <pad> 0 after each form)
-                  [22, 4, 9, 25],    "b a r k"
-                  [21, 0, 0, 0]]     "."
-    char_lengths [4, 4, 1]
+    chars        [[46, 5, 18, 8, 0, 0],     "D o g s"    (char ids, <pad> 0 after each form)
+                  [22, 4, 9, 25, 2, 12],    "b a r k e d"
+                  [21, 0, 0, 0, 0, 0]]      "."
+    char_lengths [4, 6, 1]
     tags         [1, 3, 2, 0]        NOUN 1, VERB 3, PUNCT 2, <pad> 0 (ignored by the loss)
 
 In training, word dropout replaces a word id by ``<unk>`` with probability
@@ -65,7 +67,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     word_dim: int = 100
-    lower: bool = False  # look word embeddings up by the lower-cased form
+    lower: bool = True  # look word embeddings up by the lower-cased form
     char_model: str = "lstm"  # lstm | cnn
     char_dim: int = 50
     char_hidden: int = 50  # per direction (the CNN gets 2x this many filters)
@@ -83,7 +85,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            lr=2e-3,
+            lr=3e-3,
             steps=2400,
             batch_size=32,
             schedule="cosine",
