@@ -249,10 +249,12 @@ def synchronous_fails(ctx: Context) -> Experiment:
 
 
 def seq2seq_config(ctx: Context, attention: str = "none") -> task.Config:
-    """LSTM, 64 units; attention models: 128 units and a bidirectional encoder.
+    """LSTM, 64 units; attention models read a bidirectional encoder.
 
-    (At 64 units attention reverses just as well, but spreads more of its weight onto
-    the neighbour it has just emitted; 128 units sharpen it.)
+    Multiplicative attention gets 128 units: at 64 it reverses just as well but leaks
+    more of its weight onto the neighbour it has just emitted (mirror mass ~0.85-0.89);
+    with 128 its scores, products of bounded LSTM outputs, have the range to be sharp.
+    Additive attention is no sharper at 128 units, so it keeps 64.
     """
     plain = attention == "none"
     return task.Config(
@@ -260,12 +262,12 @@ def seq2seq_config(ctx: Context, attention: str = "none") -> task.Config:
         model=task.ModelConfig(
             cell="lstm",
             embed=32,
-            hidden=64 if plain else 128,
+            hidden=64 if attention in ("none", "additive") else 128,
             attention=attention,
             bidirectional=not plain,
         ),
         train=TrainConfig(
-            steps=1500 if plain else 1000,
+            steps=1200 if plain else 400,
             batch_size=256,
             lr=1e-2,
             schedule="cosine",
@@ -273,7 +275,7 @@ def seq2seq_config(ctx: Context, attention: str = "none") -> task.Config:
             eval_every=50,
             seed=ctx.seed,
         ),
-        goal=0.996 if plain else 0.999,
+        goal=0.996 if plain else 0.998,
     )
 
 
