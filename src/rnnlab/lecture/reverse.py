@@ -5,7 +5,7 @@ Reverse a sequence of tokens ``0..K-1`` (``rnnlab.tasks.reverse``: lengths 1..10
 - ``synchronous_fails`` ("Notebook of Failure Redux"): an RNN that must write ``y_t``
   while it reads ``x_t``. Even told the length in advance, it cannot write the first half
   of the answer, which it has not read yet: those positions are at chance (1/K), and a
-  whole sequence is right only by luck (at most ``K ** -floor(L/2)``).
+  whole sequence is right only by luck (guessing: ``K ** -floor(L/2)``).
 - ``seq2seq_succeeds``: an encoder reads everything first; its final state alone starts
   a decoder (teacher forcing in training, greedy decoding in test).
 - ``attention``: the decoder also reads the encoder's outputs through attention
@@ -181,7 +181,7 @@ def synchronous_fails(ctx: Context) -> Experiment:
     ax2.semilogy(hit, [exact[n] for n in hit], "o-", label="measured exact-sequence")
     zero = [n for n in ns if exact[n] == 0]
     ax2.semilogy(zero, [1e-4] * len(zero), "v", color="C0", mfc="none", label="none right (0)")
-    ax2.semilogy(ns, [bound[n] for n in ns], "k--", lw=1, label="best possible: K^-floor(L/2)")
+    ax2.semilogy(ns, [bound[n] for n in ns], "k--", lw=1, label="guessing: K^-floor(L/2)")
     ax2.set(
         xlabel="sequence length L",
         ylabel="exact-sequence accuracy (log)",
@@ -189,7 +189,7 @@ def synchronous_fails(ctx: Context) -> Experiment:
         ylim=(5e-5, 1.5),
         xticks=ns,
     )
-    ax2.legend(loc="lower left", fontsize=8)
+    ax2.legend(loc="upper right", fontsize=8)
     fig_path = _save(fig, ctx.fig_dir / "reverse_synchronous.png")
 
     chance_gap = abs(acc_unread - 1 / K)
@@ -236,7 +236,7 @@ def synchronous_fails(ctx: Context) -> Experiment:
         details={
             "train_steps": steps,
             "exact_by_length": {str(n): v for n, v in exact.items()},
-            "best_possible_by_length": {str(n): v for n, v in bound.items()},
+            "guessing_by_length": {str(n): v for n, v in bound.items()},
             "per_position_accuracy_length_10": positions.tolist(),
             "accuracy_not_yet_read": acc_unread,
             "accuracy_already_read": acc_read,
