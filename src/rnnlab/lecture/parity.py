@@ -78,7 +78,7 @@ def _fit_fixed(
     return result.steps
 
 
-def _dense_per_position(
+def dense_per_position(
     n: int, train: P.Batch, test: P.Batch, seed: int, epochs: int
 ) -> tuple[np.ndarray, float]:
     """An MLP with one output per position; its unseen accuracy per position, train acc."""
@@ -97,7 +97,7 @@ def _dense_per_position(
     return test_acc.numpy(), float(train_acc)
 
 
-def _rnn_per_position(
+def rnn_per_position(
     n: int, train: P.Batch, dev: P.Batch, test: P.Batch, seed: int
 ) -> tuple[np.ndarray, int]:
     """The RNN on the same sequences and targets; unseen accuracy per position, steps."""
@@ -119,7 +119,7 @@ def _rnn_per_position(
     return acc.numpy(), steps
 
 
-def _dense_final_label(
+def dense_final_label(
     n: int, train: P.Batch, test: P.Batch, seed: int, max_epochs: int, batch_size: int, lr: float
 ) -> dict[str, Any]:
     """An MLP trained on the final evenness alone, until it has memorized its training set
@@ -183,8 +183,8 @@ def dense_fails(ctx: Context) -> Experiment:
         dev = P.sample_batch(500, "dev", n, n, seed + 1)
         test = _test_set(n, n_test, seed + 2)
         test_sizes[n] = int(test.x.shape[0])
-        dense_pos[n], dense_train[n] = _dense_per_position(n, train, test, seed, epochs)
-        rnn_pos[n], rnn_steps[n] = _rnn_per_position(n, train, dev, test, seed)
+        dense_pos[n], dense_train[n] = dense_per_position(n, train, test, seed, epochs)
+        rnn_pos[n], rnn_steps[n] = rnn_per_position(n, train, dev, test, seed)
 
     # the final label alone: memorized, yet at chance on unseen sequences
     finals = []
@@ -194,14 +194,14 @@ def dense_fails(ctx: Context) -> Experiment:
         seed = s * 1000 + 500 + n
         train = P.sample_batch(size, "train", n, n, seed)
         test = P.sample_batch(n_test, "test", n, n, seed + 2)
-        finals.append(_dense_final_label(n, train, test, seed, 60, bs, 3e-3))
+        finals.append(dense_final_label(n, train, test, seed, 60, bs, 3e-3))
     # ... unless it is shown most of all 2^n sequences
     n_big = 12
     big_train, big_test = all_sequences(n_big, "train"), all_sequences(n_big, "test")
-    large = [_dense_final_label(n_big, big_train, big_test, s, 60, 128, 3e-3)]
+    large = [dense_final_label(n_big, big_train, big_test, s, 60, 128, 3e-3)]
     if not quick:  # the same n from 1,000 examples: a quarter of the sequences is too few
         some = P.make_batch(big_train.x[:1000], big_train.lengths[:1000])
-        large.insert(0, _dense_final_label(n_big, some, big_test, s, 60, 64, 3e-3))
+        large.insert(0, dense_final_label(n_big, some, big_test, s, 60, 64, 3e-3))
 
     # the dense net cannot even read another length
     probe = DenseParity(16, outputs=16)
