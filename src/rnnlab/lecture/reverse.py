@@ -267,7 +267,7 @@ def seq2seq_config(ctx: Context, attention: str = "none") -> task.Config:
             bidirectional=not plain,
         ),
         train=TrainConfig(
-            steps=1200 if plain else 400,
+            steps=1500 if plain else 400,
             batch_size=256,
             lr=1e-2,
             schedule="cosine",
@@ -275,7 +275,7 @@ def seq2seq_config(ctx: Context, attention: str = "none") -> task.Config:
             eval_every=50,
             seed=ctx.seed,
         ),
-        goal=0.996 if plain else 0.998,
+        goal=1.0 if plain else 0.998,  # plain: no stop on a lucky dev score; train it out
     )
 
 
