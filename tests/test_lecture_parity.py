@@ -83,7 +83,7 @@ def test_dense_net_fails_where_the_rnn_succeeds_small():
     dev = P.sample_batch(300, "dev", n, n, seed + 1)
     test = P.sample_batch(1000, "test", n, n, seed + 2)
     dense, _ = LP.dense_per_position(n, train, test, seed, epochs=20)
-    rnn, _ = LP.rnn_per_position(n, train, dev, test, seed)
+    rnn, _, _ = LP.rnn_per_position(n, train, dev, test, seed)
     assert dense[0] > 0.95 and dense[-1] < 0.56  # first position learned, last at chance
     assert rnn.min() >= 0.99
 
