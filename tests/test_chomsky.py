@@ -167,6 +167,43 @@ def test_unknown_model_and_task() -> None:
         get_task("palindrome")
 
 
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_paper_init_is_haikus_default(cell: str) -> None:
+    """Weights truncated-normal with std 1/sqrt(fan_in) (LSTM: fan-in input + hidden),
+    biases zero except the LSTM forget gate's +1; PyTorch's init is kept on request."""
+    torch.manual_seed(0)
+    hidden = 256
+    model = make_model(cell, get_task("modular_arithmetic"), hidden=hidden)  # 8 symbols + blank
+    rnn = model.rnn  # type: ignore[union-attr]
+    i = rnn.input_size
+    sd = rnn.state_dict()  # detached tensors
+    w_hh = sd["weight_hh_l0"]
+    fan_in = i + hidden if cell == "lstm" else hidden
+    std = fan_in**-0.5
+    assert float(w_hh.abs().max()) <= 2 * std + 1e-6  # truncated at two standard deviations
+    # A normal truncated at +-2 std has std 0.88 std (the PyTorch default: 0.58/sqrt(H)).
+    assert abs(float(w_hh.std()) / std - 0.880) < 0.03
+    w_ih_fan = i + hidden if cell == "lstm" else i
+    assert float(sd["weight_ih_l0"].abs().max()) <= 2 * w_ih_fan**-0.5 + 1e-6
+    assert float(sd["bias_hh_l0"].abs().max()) == 0.0
+    if cell == "lstm":
+        b = sd["bias_ih_l0"].view(4, hidden)  # gates i, f, g, o
+        assert torch.equal(b[1], torch.ones(hidden))
+        assert float(b[[0, 2, 3]].abs().max()) == 0.0
+    else:
+        assert float(sd["bias_ih_l0"].abs().max()) == 0.0
+    # The recurrent matrix of the plain RNN sits near the edge: spectral radius about 1.
+    if cell == "rnn":
+        radius = float(torch.linalg.eigvals(w_hh.double()).abs().max())
+        assert 0.8 < radius < 1.05
+    torch.manual_seed(0)
+    torch_init = make_model(cell, get_task("modular_arithmetic"), hidden=hidden, init="torch")
+    w = torch_init.rnn.state_dict()["weight_hh_l0"]  # type: ignore[union-attr]
+    assert float(w.abs().max()) <= hidden**-0.5 and float(w.std()) < 0.7 * hidden**-0.5
+    with pytest.raises(ValueError, match="init expects one of"):
+        make_model(cell, get_task("parity_check"), init="xavier")
+
+
 # --- location attention -------------------------------------------------------------------
 
 SHARP_PLUS = torch.tensor([[0.0, 0.0, 1.0]])  # all mass on moving by +1

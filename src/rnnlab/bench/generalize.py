@@ -61,6 +61,7 @@ PAPER: dict[str, dict[str, float]] = {
     },
 }
 PAPER_ONLY = ("stack_rnn", "tape_rnn", "transformer")
+TAPE_MODELS = ("rnn", "gru", "lstm")  # the paper's setup (``TapeRNN``)
 LABELS = {
     "rnn": "RNN",
     "gru": "GRU",
@@ -77,18 +78,21 @@ LABELS = {
 
 @dataclass(frozen=True)
 class Budget:
-    """What one run may spend: training steps, batch size, hidden size, learning rate."""
+    """What one run may spend: training steps, batch size, hidden size, learning rate;
+    and, for RNN/GRU/LSTM, their initial parameters ("paper": Haiku's defaults, as the
+    paper's models start; "torch": PyTorch's; see ``rnnlab.chomsky.models.TapeRNN``)."""
 
     steps: int
     hidden: int
     lr: float = 1e-3
     batch_size: int = 32
+    init: str = "paper"
 
 
 BUDGETS: dict[str, Budget] = {
-    "rnn": Budget(steps=3000, hidden=128),
-    "gru": Budget(steps=3000, hidden=128),
-    "lstm": Budget(steps=3000, hidden=128),
+    "rnn": Budget(steps=20000, hidden=128),
+    "gru": Budget(steps=20000, hidden=128),
+    "lstm": Budget(steps=20000, hidden=128),
     "s2s": Budget(steps=1000, hidden=64),
     "s2s_additive": Budget(steps=1000, hidden=64),
     "s2s_multiplicative": Budget(steps=1000, hidden=64),
@@ -149,7 +153,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     task = get_task(spec.task)
     b = spec.budget
     seed_everything(spec.seed)
-    model = make_model(spec.model, task, hidden=b.hidden)
+    model = make_model(spec.model, task, hidden=b.hidden, init=b.init)
 
     def batch_fn(step: int) -> tuple[torch.Tensor, torch.Tensor]:
         gen = step_generator(spec.seed, step)
@@ -193,7 +197,10 @@ def _init_worker() -> None:
 def spec_key(spec: RunSpec) -> str:
     """What identifies a run in ``runs.jsonl`` (a finished run is not run again)."""
     lengths = [spec.test_lengths[0], spec.test_lengths[-1], len(spec.test_lengths)]
-    fields = [spec.task, spec.model, spec.seed, asdict(spec.budget), lengths, spec.eval_batch]
+    budget = asdict(spec.budget)
+    if spec.model not in TAPE_MODELS:
+        del budget["init"]  # only RNN/GRU/LSTM use it: the seq2seq runs keep their keys
+    fields = [spec.task, spec.model, spec.seed, budget, lengths, spec.eval_batch]
     return json.dumps(fields, sort_keys=True)
 
 

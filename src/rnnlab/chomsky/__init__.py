@@ -18,13 +18,16 @@ from rnnlab.chomsky.tasks import TASKS, Task, get_task
 MODELS = ("rnn", "gru", "lstm", "s2s", "s2s_additive", "s2s_multiplicative", "s2s_location")
 
 
-def make_model(name: str, task: Task, hidden: int = 64, backend: str = "fused") -> TaskModel:
-    """A fresh model for ``task``: ``rnn | gru | lstm`` (paper setup), ``s2s`` (final state
-    only), ``s2s_additive``, ``s2s_multiplicative`` (content attention: Bahdanau's MLP,
-    Luong's bilinear 'general' score) or ``s2s_location``."""
+def make_model(
+    name: str, task: Task, hidden: int = 64, backend: str = "fused", init: str = "paper"
+) -> TaskModel:
+    """A fresh model for ``task``: ``rnn | gru | lstm`` (paper setup; ``init`` "paper" or
+    "torch", see ``TapeRNN``), ``s2s`` (final state only), ``s2s_additive``,
+    ``s2s_multiplicative`` (content attention: Bahdanau's MLP, Luong's bilinear 'general'
+    score) or ``s2s_location``."""
     i, o = task.input_size, task.output_size
     if name in ("rnn", "gru", "lstm"):
-        return TapeRNN(name, i, o, hidden=hidden, backend=backend)
+        return TapeRNN(name, i, o, hidden=hidden, backend=backend, init=init)
     if name == "s2s":
         return LectureSeq2Seq(i, o, attention=None, hidden=hidden, backend=backend)
     if name == "s2s_additive":

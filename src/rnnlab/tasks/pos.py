@@ -86,7 +86,7 @@ class Config:
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
             lr=3e-3,
-            steps=3600,
+            steps=6000,
             batch_size=32,
             schedule="cosine",
             warmup=100,
