@@ -14,8 +14,8 @@ task, model, seed and test length with its accuracy, plus times and budgets) and
 already there is not repeated (an interrupted benchmark resumes).
 
 The paper trains for 1,000,000 steps at batch 128 with hidden size 256; a CPU cannot, so
-the budget (steps, hidden size, lr) per model is in ``BUDGETS`` and every run records
-the budget it had.
+the budget (steps, hidden size, lr, batch) per model is in ``BUDGETS`` (``TASK_BUDGETS``
+where one model needs more on one task) and every run records the budget it had.
 """
 
 from __future__ import annotations
@@ -98,6 +98,17 @@ BUDGETS: dict[str, Budget] = {
     "s2s_multiplicative": Budget(steps=1000, hidden=64),
     "s2s_location": Budget(steps=600, hidden=32, lr=3e-3),
 }
+# Where one model needs more on one task (measured; see docs/benchmarks.md): the plain RNN
+# finds modular arithmetic only with the paper's batch of 128 (at batch 32 it was still at
+# chance after 30,000 steps).
+TASK_BUDGETS: dict[tuple[str, str], Budget] = {
+    ("modular_arithmetic", "rnn"): Budget(steps=40000, hidden=128, batch_size=128),
+}
+
+
+def budget_for(task: str, model: str) -> Budget:
+    """The budget of one (task, model) run before command-line overrides."""
+    return TASK_BUDGETS.get((task, model), BUDGETS[model])
 
 
 @dataclass(frozen=True)
@@ -353,12 +364,16 @@ def main(argv: list[str]) -> int:
     specs = []
     for t in tasks:
         for m in models:
-            b = BUDGETS[m]
+            b = budget_for(t, m)
             b = replace(b, steps=args.steps or b.steps, hidden=args.hidden or b.hidden)
             for seed in range(args.seeds):
                 specs.append(RunSpec(t, m, seed, b, lengths, args.eval_batch))
     # the longest runs first, so the last process is not left alone with one of them
-    specs.sort(key=lambda s: -(s.budget.steps * (2 if s.model.startswith("s2s") else 1)))
+    specs.sort(
+        key=lambda s: (
+            -(s.budget.steps * s.budget.batch_size * (2 if s.model.startswith("s2s") else 1))
+        )
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
