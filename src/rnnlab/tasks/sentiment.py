@@ -79,7 +79,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            steps=600, batch_size=50, lr=3e-3, weight_decay=0.0, schedule="linear",
+            steps=2000, batch_size=50, lr=3e-3, weight_decay=0.0, schedule="linear",
             warmup=50, eval_every=50, log_every=25, clip_norm=5.0,
         )
     )  # fmt: skip
