@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from rnnlab.chomsky import MODELS, TaskModel, make_model
+from rnnlab.chomsky import MODELS, TAPE_MODELS, TaskModel, make_model
 from rnnlab.chomsky.tasks import TASKS, get_task
 from rnnlab.train import TrainConfig, fit, seed_everything, step_generator
 
@@ -61,7 +61,6 @@ PAPER: dict[str, dict[str, float]] = {
     },
 }
 PAPER_ONLY = ("stack_rnn", "tape_rnn", "transformer")
-TAPE_MODELS = ("rnn", "gru", "lstm")  # the paper's setup (``TapeRNN``)
 LABELS = {
     "rnn": "RNN",
     "gru": "GRU",

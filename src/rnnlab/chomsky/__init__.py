@@ -15,7 +15,8 @@ from rnnlab.chomsky.location_attention import LocationSeq2Seq
 from rnnlab.chomsky.models import LectureSeq2Seq, TapeRNN, TaskModel
 from rnnlab.chomsky.tasks import TASKS, Task, get_task
 
-MODELS = ("rnn", "gru", "lstm", "s2s", "s2s_additive", "s2s_multiplicative", "s2s_location")
+TAPE_MODELS = ("rnn", "gru", "lstm")  # the paper's setup (``TapeRNN``)
+MODELS = (*TAPE_MODELS, "s2s", "s2s_additive", "s2s_multiplicative", "s2s_location")
 
 
 def make_model(
@@ -26,7 +27,7 @@ def make_model(
     ``s2s_multiplicative`` (content attention: Bahdanau's MLP, Luong's bilinear 'general'
     score) or ``s2s_location``."""
     i, o = task.input_size, task.output_size
-    if name in ("rnn", "gru", "lstm"):
+    if name in TAPE_MODELS:
         return TapeRNN(name, i, o, hidden=hidden, backend=backend, init=init)
     if name == "s2s":
         return LectureSeq2Seq(i, o, attention=None, hidden=hidden, backend=backend)
@@ -41,6 +42,7 @@ def make_model(
 
 __all__ = [
     "MODELS",
+    "TAPE_MODELS",
     "TASKS",
     "LectureSeq2Seq",
     "LocationSeq2Seq",
