@@ -51,6 +51,36 @@ def test_a_training_step_changes_parameters() -> None:
     assert any(k.startswith("out.") for k in changed)
 
 
+@pytest.mark.parametrize("cutoffs", [(), (5, 12)])
+def test_bidirectional_lm_is_two_lms_against_torch_nn(cutoffs: tuple[int, ...]) -> None:
+    """Forward: next token from the tokens up to it; reverse: the previous token from the
+    tokens after it, i.e. a plain LSTM over the flipped window with the reverse weights."""
+    torch.manual_seed(0)
+    model = LanguageModel(20, embed=6, hidden=7, cutoffs=cutoffs, bidirectional=True).eval()
+    tokens = torch.randint(0, 20, (3, 9))  # (B, T)
+    targets = torch.randint(0, 20, (3, 9))  # (B, T)
+    ref = {d: torch.nn.LSTM(6, 7, batch_first=True) for d in ("", "_reverse")}
+    for d, lstm in ref.items():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(lstm, f"{name}_l0").data.copy_(getattr(model.rnn, f"{name}_l0{d}"))
+    emb = model.embed(tokens)  # (B, T, E)
+    fwd = ref[""](emb)[0]  # (B, T, H)
+    bwd = ref["_reverse"](emb.flip(1))[0].flip(1)  # (B, T, H): at t, has read tokens[t:]
+
+    def nll(hidden: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        logp = model.log_probs(hidden.reshape(-1, 7))  # (N, V)
+        return -logp[torch.arange(logp.shape[0]), y.reshape(-1)].mean()
+
+    with torch.no_grad():
+        losses = model.direction_losses(tokens, targets)
+        mean, _ = model.loss(tokens, targets)
+        torch.testing.assert_close(losses[0], nll(fwd, targets))
+        torch.testing.assert_close(losses[1], nll(bwd[:, 1:], tokens[:, :-1]))
+        torch.testing.assert_close(mean, (losses[0] + losses[1]) / 2)
+    with pytest.raises(ValueError, match="state=None"):
+        model.loss(tokens, targets, (torch.zeros(2, 3, 7), torch.zeros(2, 3, 7)))
+
+
 def test_stream_and_windows_by_hand() -> None:
     vocab = Vocab([PAD, UNK, EOS, "the", "film", "."])
     ids, starts = lm_task.stream([["the", "film", "."], ["film", "noir"]], vocab)
@@ -90,7 +120,9 @@ def test_task_trains_evaluates_and_generates(tmp_path: Path) -> None:
     assert metrics["dropped_mr_lines"] == 1  # "a fine film ." is an MR line
     assert 1.0 < metrics["ppl"] < 0.5 * metrics["vocab"]  # far below a uniform guess
     trained = load_run(tmp_path / "run", "cpu")
-    assert trained.evaluate("dev")["ppl"] == pytest.approx(metrics["ppl"], rel=1e-5)
+    dev = trained.evaluate("dev")
+    assert dev["ppl"] == pytest.approx(metrics["ppl"], rel=1e-5)
+    assert 1.0 < dev["ppl_backward"] < 0.5 * metrics["vocab"]  # the reverse LM learned too
     first = trained.predict(["The film"], generate=True)
     assert first == trained.predict(["The film"], generate=True)  # seeded
     assert first[0].startswith("the film") and len(first[0].split()) > 2

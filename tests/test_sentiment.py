@@ -150,8 +150,15 @@ def test_init_from_lm_copies_embeddings_and_lstm() -> None:
     init_from_lm(clf, lm)
     torch.testing.assert_close(clf.embed.weight, lm.embed.weight)
     torch.testing.assert_close(clf.rnn.weight_hh_l0, lm.rnn.weight_hh_l0)
-    with pytest.raises(ValueError, match="unidirectional LSTM"):
+    with pytest.raises(ValueError, match="sizes and directions"):
         init_from_lm(SentimentClassifier(40, 6, 5, bidirectional=True), lm)
+    bi_lm = LanguageModel(40, embed=6, hidden=5, cutoffs=(10,), bidirectional=True)
+    bi_clf = SentimentClassifier(40, 6, 5, bidirectional=True)
+    init_from_lm(bi_clf, bi_lm)
+    torch.testing.assert_close(bi_clf.rnn.weight_ih_l0_reverse, bi_lm.rnn.weight_ih_l0_reverse)
+    torch.testing.assert_close(bi_clf.rnn.bias_hh_l0, bi_lm.rnn.bias_hh_l0)
+    with pytest.raises(ValueError, match="sizes and directions"):
+        init_from_lm(clf, bi_lm)
 
 
 # --- a short real run --------------------------------------------------------------------
@@ -191,3 +198,35 @@ def test_predict_prints_label_and_probability(short_run: tuple[object, dict[str,
     assert all(re.fullmatch(r"(positive|negative) (0\.[5-9]\d|1\.00)", line) for line in out)
     with pytest.raises(ValueError, match="input line 2 is empty"):
         trained.predict(["fine", " ,; "[:1]])  # type: ignore[attr-defined]
+
+
+def test_bench_ensemble_averages_its_members_probabilities(tmp_path: Path) -> None:
+    """``--ensemble 2``: the fold's accuracy is that of the mean of two classifiers'
+    probabilities, the members being exactly what ``train_model`` gives for seeds 0 and 1."""
+    from rnnlab.bench.sentiment import run_fold
+    from rnnlab.config import apply_overrides
+    from rnnlab.tasks import sentiment
+
+    g = torch.Generator().manual_seed(0)
+    words = ["good", "fine", "dull", "bad", "film", "plot", "a", "the"]
+    lines = [" ".join(words[i] for i in torch.randint(0, 8, (5,), generator=g).tolist())
+             for _ in range(60)]  # fmt: skip
+    root = write_mr(tmp_path, "\n".join(lines[:30]).encode(), "\n".join(lines[30:]).encode())
+    cfg = apply_overrides(
+        sentiment.Config(),
+        [f"data.dir='{root}'", "data.folds=3", "model.embed=8", "model.hidden=6",
+         "train.steps=6", "train.eval_every=3", "train.warmup=0"],
+    )  # fmt: skip
+    got = run_fold(cfg, 1, ensemble=2)
+    cpu = torch.device("cpu")
+    cfg = sentiment.replace(cfg, data=sentiment.replace(cfg.data, fold=1))
+    test = sentiment.splits(cfg.data)["test"]
+    probs, accs = [], []
+    for seed in (0, 1):
+        member = sentiment.replace(cfg, train=sentiment.replace(cfg.train, seed=seed))
+        model, vocab, _, metrics = sentiment.train_model(member, cpu, tmp_path / f"m{seed}", False)
+        probs.append(sentiment.probabilities(model, sentiment.encode(test, vocab), cpu))
+        accs.append(metrics["test_acc"])
+    want = ((probs[0] + probs[1]) / 2 > 0.5) == torch.tensor(test.labels, dtype=torch.bool)
+    assert got["test_acc"] == pytest.approx(float(want.float().mean()))
+    assert got["member_test_acc"] == pytest.approx(accs)

@@ -182,3 +182,21 @@ def test_nan_loss_is_reported():
 
     with pytest.raises(FloatingPointError, match="step 0"):
         fit(make_model(), TrainConfig(steps=3), batch_fn, bad_loss, progress=False)
+
+
+def test_lr_scales_give_each_group_its_own_learning_rate() -> None:
+    """Adam's first step moves every weight with a nonzero gradient by exactly lr (its
+    m / sqrt(v) is +-1), so each group's step size is its scaled learning rate."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    before = [p.detach().clone() for p in model.parameters()]
+    x, y = torch.randn(8, 3), torch.randn(8, 1)
+    cfg = TrainConfig(steps=1, lr=0.1, clip_norm=0.0, eval_every=10, log_every=1)
+    fit(model, cfg, lambda step: (x, y),
+        lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]), progress=False,
+        lr_scales={"0.weight": 0.0, "0.": 0.25})  # fmt: skip
+    moved = [(p.detach() - b).abs() for p, b in zip(model.parameters(), before, strict=True)]
+    assert torch.equal(moved[0], torch.zeros_like(moved[0]))  # 0.weight: scale 0
+    torch.testing.assert_close(moved[1], torch.full_like(moved[1], 0.025))  # 0.bias: 0.25
+    for m in moved[2:]:  # 2.weight, 2.bias: unscaled
+        torch.testing.assert_close(m, torch.full_like(m, 0.1))

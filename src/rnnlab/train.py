@@ -114,8 +114,18 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * scale)
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+def make_optimizer(
+    model: torch.nn.Module, cfg: TrainConfig, lr_scales: dict[str, float] | None = None
+) -> torch.optim.Optimizer:
+    """Adam or AdamW over the trainable parameters. ``lr_scales`` maps a parameter-name
+    prefix to a multiplier of the scheduled learning rate (discriminative learning rates,
+    ULMFiT); the first matching prefix wins, other parameters get 1."""
+    groups: dict[float, list[torch.nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            scale = next((v for k, v in (lr_scales or {}).items() if name.startswith(k)), 1.0)
+            groups.setdefault(scale, []).append(p)
+    params = [{"params": ps, "scale": scale, "lr": cfg.lr * scale} for scale, ps in groups.items()]
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamw":
@@ -182,12 +192,14 @@ def fit(
     progress: bool = True,
     desc: str = "train",
     stop_fn: Callable[[dict[str, float]], bool] | None = None,
+    lr_scales: dict[str, float] | None = None,
 ) -> FitResult:
     """Train ``model`` for ``cfg.steps`` steps; see the module docstring.
 
-    ``stop_fn(dev_metrics)`` may end training early once a goal is reached.
+    ``stop_fn(dev_metrics)`` may end training early once a goal is reached. ``lr_scales``:
+    see ``make_optimizer``.
     """
-    opt = make_optimizer(model, cfg)
+    opt = make_optimizer(model, cfg, lr_scales)
     start, best, best_step, since_best = 0, -math.inf, -1, 0
     history: list[dict[str, float]] = []
     metrics_path = run_dir / "metrics.jsonl" if run_dir else None
@@ -215,7 +227,7 @@ def fit(
         while step < cfg.steps:
             lr = lr_at(cfg, step)
             for g in opt.param_groups:
-                g["lr"] = lr
+                g["lr"] = lr * g["scale"]
             batch = batch_fn(step)
             loss = loss_fn(model, batch)
             if not torch.isfinite(loss):

@@ -7,10 +7,13 @@ reverse direction starts there), then pooling that ignores padding, dropout and 
 head. ``pooling`` joins any of ``last`` (final states), ``max`` and ``mean`` over the real
 steps, e.g. ``"last+max+mean"`` (ULMFiT's concat pooling).
 
-``LanguageModel``: embeddings, a unidirectional LSTM and an output layer (a full softmax,
-or an adaptive softmax over frequency-sorted ids when ``cutoffs`` are given). Its
-``embed`` and ``rnn`` weights have the same names and shapes as a unidirectional LSTM
-classifier's, so ``init_from_lm`` copies them over (Dai & Le 2015).
+``LanguageModel``: embeddings, an LSTM and an output layer (a full softmax, or an
+adaptive softmax over frequency-sorted ids when ``cutoffs`` are given). Bidirectional, it
+is two language models that share the embeddings and the softmax (as in ELMo): the
+forward direction predicts the next token from the tokens up to it, the reverse
+direction the previous token from the tokens after it, so neither sees its target. Its
+``embed`` and ``rnn`` weights have the same names and shapes as an LSTM classifier's with
+the same sizes and directions, so ``init_from_lm`` copies them over (Dai & Le 2015).
 """
 
 from __future__ import annotations
@@ -54,12 +57,14 @@ class SentimentClassifier(nn.Module):
         classes: int = 2,
         pad_id: int = 0,
         backend: str = "fused",
+        word_dropout: float = 0.0,
+        unk_id: int = 1,
     ) -> None:
         super().__init__()
         if cell not in ("gru", "lstm"):
             raise ValueError(f"cell expects gru or lstm, got {cell!r}")
         self.pools = parse_pooling(pooling)
-        self.pad_id = pad_id
+        self.pad_id, self.unk_id, self.word_dropout = pad_id, unk_id, word_dropout
         self.embed = nn.Embedding(vocab, embed, padding_idx=pad_id)
         rnn = LSTM if cell == "lstm" else GRU
         self.rnn = rnn(
@@ -79,6 +84,9 @@ class SentimentClassifier(nn.Module):
             )
         if int(lengths.min()) < 1 or int(lengths.max()) > tokens.shape[1]:
             raise ValueError(f"lengths must be in 1..T={tokens.shape[1]}, got {lengths.tolist()}")
+        if self.training and self.word_dropout > 0:  # a whole word becomes <unk> (Iyyer 2015)
+            drop = torch.rand(tokens.shape, device=tokens.device) < self.word_dropout  # (B, T)
+            tokens = tokens.masked_fill(drop & (tokens != self.pad_id), self.unk_id)  # (B, T)
         x = self.embed_drop(self.embed(tokens))  # (B, T, E)
         out, state = self.rnn(x, lengths=lengths.cpu())  # (B, T, D*H); h_n (L*D, B, H)
         h_n = state[0] if isinstance(state, tuple) else state
@@ -112,12 +120,14 @@ class LanguageModel(nn.Module):
         cutoffs: tuple[int, ...] = (),
         pad_id: int = 0,
         backend: str = "fused",
+        bidirectional: bool = False,
     ) -> None:
         super().__init__()
+        self.hidden, self.directions = hidden, 2 if bidirectional else 1
         self.embed = nn.Embedding(vocab, embed, padding_idx=pad_id)
         self.rnn = LSTM(
             embed, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0,
-            backend=backend,
+            bidirectional=bidirectional, backend=backend,
         )  # fmt: skip
         self.drop = nn.Dropout(dropout)
         self.adaptive = bool(cutoffs)
@@ -136,16 +146,37 @@ class LanguageModel(nn.Module):
         out, state = self.rnn(x, state)  # (B, T, H)
         return self.drop(out), state
 
-    def loss(
-        self, tokens: Tensor, targets: Tensor, state: tuple[Tensor, Tensor] | None = None
-    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """Mean cross-entropy (nats) of ``targets`` (B, T) after ``tokens`` (B, T)."""
-        out, state = self.hidden_states(tokens, state)  # (B, T, H)
-        flat = out.reshape(-1, out.shape[-1])  # (B*T, H)
+    def cross_entropy(self, hidden: Tensor, targets: Tensor) -> Tensor:
+        """Mean cross-entropy (nats) of ``targets`` (B, T) from hidden states (B, T, H)."""
+        flat = hidden.reshape(-1, hidden.shape[-1])  # (B*T, H)
         if self.adaptive:
             assert isinstance(self.out, nn.AdaptiveLogSoftmaxWithLoss)
-            return self.out(flat, targets.reshape(-1)).loss, state  # targets (B*T,)
-        return F.cross_entropy(self.out(flat), targets.reshape(-1)), state
+            return self.out(flat, targets.reshape(-1)).loss  # targets (B*T,)
+        return F.cross_entropy(self.out(flat), targets.reshape(-1))
+
+    def direction_losses(self, tokens: Tensor, targets: Tensor) -> list[Tensor]:
+        """Per direction, the mean cross-entropy: forward, of ``targets`` (B, T) after
+        ``tokens`` (B, T); reverse (if bidirectional), of ``tokens[:, t-1]`` from the reverse
+        state at ``t``, which has read ``tokens[:, t:]`` only."""
+        out, _ = self.hidden_states(tokens)  # (B, T, D*H)
+        h = self.hidden
+        losses = [self.cross_entropy(out[..., :h], targets)]  # (B, T, H)
+        if self.directions == 2:
+            losses.append(self.cross_entropy(out[:, 1:, h:], tokens[:, :-1]))  # (B, T-1, H)
+        return losses
+
+    def loss(
+        self, tokens: Tensor, targets: Tensor, state: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
+        """Mean cross-entropy (nats) of ``targets`` (B, T) after ``tokens`` (B, T); for a
+        bidirectional model the mean of both directions' (always from a zero state)."""
+        if self.directions == 2:
+            if state is not None:
+                raise ValueError("a bidirectional LM reads whole windows: pass state=None")
+            losses = self.direction_losses(tokens, targets)
+            return (losses[0] + losses[1]) / 2, None
+        out, state = self.hidden_states(tokens, state)  # (B, T, H)
+        return self.cross_entropy(out, targets), state
 
     def log_probs(self, hidden: Tensor) -> Tensor:
         """Next-token log-probabilities ``(N, V)`` from hidden states ``(N, H)``."""
@@ -156,7 +187,8 @@ class LanguageModel(nn.Module):
 
 
 def init_from_lm(clf: SentimentClassifier, lm: LanguageModel) -> None:
-    """Copy the LM's embeddings and LSTM into the classifier; shapes must match exactly."""
+    """Copy the LM's embeddings and LSTM into the classifier; shapes must match exactly (a
+    bidirectional LM gives a bidirectional classifier both directions)."""
     src = {k: v for k, v in lm.state_dict().items() if k.startswith(("embed.", "rnn."))}
     dst = clf.state_dict()
     wrong = [
@@ -167,7 +199,7 @@ def init_from_lm(clf: SentimentClassifier, lm: LanguageModel) -> None:
     missing = [k for k in dst if k.startswith("rnn.") and k not in src]
     if wrong or missing:
         raise ValueError(
-            "the classifier must be a unidirectional LSTM with the LM's sizes to start from it; "
+            "the classifier must be an LSTM with the LM's sizes and directions to start from it; "
             + "; ".join(wrong + [f"{k}: not in the LM" for k in missing])
         )
     clf.load_state_dict(src, strict=False)

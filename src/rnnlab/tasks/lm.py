@@ -14,8 +14,13 @@ Encoding of one training example with ``bptt = 5``: a window starts at a sentenc
     tokens         [ 7,   31,   12,  9,   1043 ]          (the film is a mess)
     targets        [ 31,  12,   9,   1043, 4  ]           (film is a mess .)
 
-Every window starts from a zero state, as a classifier's sentence does. ``evaluate``
-reports ``ppl = exp(mean cross-entropy)`` over consecutive ``bptt`` windows of the split.
+Every window starts from a zero state, as a classifier's sentence does. With
+``model.bidirectional`` (the default) a second, reverse LSTM over the same window
+predicts each token from the ones after it: ``tokens[t-1]`` from ``tokens[t:]`` (so
+``31`` from ``[12, 9, 1043]`` above); the two share embeddings and softmax and the loss
+is their mean. ``evaluate`` reports ``ppl = exp(mean cross-entropy)`` of the forward
+direction over consecutive ``bptt`` windows of the split, and ``ppl_backward`` for the
+reverse one.
 ``predict([text], generate=True)`` continues the text by sampling (seeded, temperature
 ``0.8``, up to 30 words or ``</s>``); without ``generate`` it prints each line's
 perplexity.
@@ -57,6 +62,7 @@ class ModelConfig:
     dropout: float = 0.1
     cutoffs: tuple[int, ...] = (2000, 10000)  # adaptive softmax clusters; () = full softmax
     backend: str = "fused"
+    bidirectional: bool = True  # a forward and a backward LM sharing embeddings and softmax
 
 
 @dataclass(frozen=True)
@@ -94,8 +100,9 @@ def build_model(cfg: Config, vocab_size: int) -> LanguageModel:
     m = cfg.model
     cutoffs = tuple(c for c in m.cutoffs if c < vocab_size - 1)
     return LanguageModel(
-        vocab_size, m.embed, m.hidden, m.layers, m.dropout, cutoffs, backend=m.backend
-    )
+        vocab_size, m.embed, m.hidden, m.layers, m.dropout, cutoffs, backend=m.backend,
+        bidirectional=m.bidirectional,
+    )  # fmt: skip
 
 
 def windows(ids: torch.Tensor, bptt: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,15 +116,29 @@ def windows(ids: torch.Tensor, bptt: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def perplexity(model: LanguageModel, ids: torch.Tensor, bptt: int, device: torch.device) -> float:
+def perplexities(
+    model: LanguageModel, ids: torch.Tensor, bptt: int, device: torch.device
+) -> list[float]:
+    """``exp(mean cross-entropy)`` per direction (forward first) over the windows of ``ids``."""
     model.eval()
     x, y = windows(ids, bptt)
-    total, count = 0.0, 0
+    totals, counts = [0.0] * model.directions, [0] * model.directions
     for i in range(0, x.shape[0], 64):
-        loss, _ = model.loss(x[i : i + 64].to(device), y[i : i + 64].to(device))
-        total += float(loss) * y[i : i + 64].numel()
-        count += y[i : i + 64].numel()
-    return math.exp(total / count)
+        xb, yb = x[i : i + 64].to(device), y[i : i + 64].to(device)  # (B, bptt)
+        for d, loss in enumerate(model.direction_losses(xb, yb)):
+            n = yb.numel() if d == 0 else xb[:, :-1].numel()
+            totals[d] += float(loss) * n
+            counts[d] += n
+    return [math.exp(t / c) for t, c in zip(totals, counts, strict=True)]
+
+
+def perplexity(model: LanguageModel, ids: torch.Tensor, bptt: int, device: torch.device) -> float:
+    """The forward direction's perplexity."""
+    return perplexities(model, ids, bptt, device)[0]
+
+
+def ppl_metrics(ppls: list[float]) -> dict[str, float]:
+    return {"ppl": ppls[0], **({"ppl_backward": ppls[1]} if len(ppls) > 1 else {})}
 
 
 def train(
@@ -147,14 +168,14 @@ def train(
 
     def eval_fn(m: torch.nn.Module) -> dict[str, float]:
         assert isinstance(m, LanguageModel)
-        return {"ppl": perplexity(m, dev_ids, bptt, device)}
+        return ppl_metrics(perplexities(m, dev_ids, bptt, device))
 
     result = fit(
         model, cfg.train, batch_fn, loss_fn, eval_fn, run_dir=run_dir, metric="ppl",
         higher_is_better=False, progress=progress, desc="lm",
     )  # fmt: skip
     metrics = {
-        "ppl": perplexity(model, dev_ids, bptt, device),
+        **ppl_metrics(perplexities(model, dev_ids, bptt, device)),
         "train_tokens": float(ids.numel()),
         "dropped_mr_lines": float(text.dropped),
         "vocab": float(len(vocab)),
@@ -181,8 +202,9 @@ class TrainedLM:
         ids = self.encode(text, "the text to continue")
         gen = torch.Generator().manual_seed(self.cfg.seed)
         self.model.eval()
+        hid = self.model.hidden  # the forward direction's units come first in (B, T, D*H)
         out, state = self.model.hidden_states(torch.tensor([ids], device=self.device))
-        h = out[:, -1]  # (1, H)
+        h = out[:, -1, :hid]  # (1, H)
         words: list[str] = []
         for _ in range(max_words):
             logp = self.model.log_probs(h)[0] / temperature  # (V,)
@@ -192,7 +214,7 @@ class TrainedLM:
                 break
             words.append(self.vocab.itos[nxt])
             out, state = self.model.hidden_states(torch.tensor([[nxt]], device=self.device), state)
-            h = out[:, -1]  # (1, H)
+            h = out[:, -1, :hid]  # (1, H): the forward direction, carried on by its state
         return " ".join([*(w.lower() for w in tokenize(text)), *words])
 
     def predict(self, inputs: list[str], generate: bool = False, **options: Any) -> list[str]:
@@ -206,15 +228,15 @@ class TrainedLM:
             x, y = ids[:-1][None], ids[1:][None]  # (1, T)
             self.model.eval()
             with torch.no_grad():
-                loss, _ = self.model.loss(x.to(self.device), y.to(self.device))
+                loss = self.model.direction_losses(x.to(self.device), y.to(self.device))[0]
             lines.append(f"ppl {math.exp(float(loss)):.1f}")
         return lines
 
     def evaluate(self, split: str = "dev") -> dict[str, float]:
         text = load_pretraining(data_root(self.cfg.data.dir), split)
         ids, _ = stream(text.sentences, self.vocab)
-        return {"ppl": perplexity(self.model, ids, self.cfg.data.bptt, self.device),
-                "tokens": float(ids.numel())}  # fmt: skip
+        ppls = perplexities(self.model, ids, self.cfg.data.bptt, self.device)
+        return {**ppl_metrics(ppls), "tokens": float(ids.numel())}
 
 
 def load(run_dir: Path, cfg: Config, device: torch.device) -> TrainedLM:

@@ -14,11 +14,13 @@ ids below are illustrative) in a batch whose longest snippet has 6 tokens::
     label    1                                         (0 negative, 1 positive)
 
 With ``pretrained = "LM_RUN_DIR"`` (``--pretrained``) the classifier takes that language
-model's vocabulary, embeddings and LSTM (so it is unidirectional with the LM's sizes),
+model's vocabulary, embeddings and LSTM (so it has the LM's sizes and directions),
 then fine-tunes in two stages (ULMFiT-style gradual unfreezing): ``finetune.head_steps``
 steps of the head alone, then everything (the embeddings too unless
 ``finetune.freeze_embed``) with ``train`` (warm-up then linear decay: a slanted triangular
-learning rate). Measured figures are in ``docs/sentiment.md``. ``predict`` prints
+learning rate), the LSTM and the embeddings at ``finetune.rnn_lr_scale`` and
+``finetune.embed_lr_scale`` times the head's rate (discriminative learning rates).
+Measured figures are in ``docs/sentiment.md``. ``predict`` prints
 ``positive 0.93``: the label and its probability.
 """
 
@@ -63,6 +65,7 @@ class ModelConfig:
     pooling: str = "last+max+mean"
     dropout: float = 0.5
     embed_dropout: float = 0.3
+    word_dropout: float = 0.0  # training only: each word becomes <unk> with this probability
     backend: str = "fused"
 
 
@@ -71,6 +74,8 @@ class FinetuneConfig:
     head_steps: int = 60  # stage 1: the head alone
     head_lr: float = 3e-3
     freeze_embed: bool = False  # True: stage 2 keeps the LM's embeddings fixed
+    rnn_lr_scale: float = 1.0  # stage 2: the LSTM's learning rate / the head's (ULMFiT 1/2.6)
+    embed_lr_scale: float = 1.0  # stage 2: the embeddings' learning rate / the head's
 
 
 @dataclass(frozen=True)
@@ -146,12 +151,12 @@ def build_model(cfg: Config, vocab_size: int) -> SentimentClassifier:
     m = cfg.model
     return SentimentClassifier(
         vocab_size, m.embed, m.hidden, m.layers, m.cell, m.bidirectional, m.pooling,
-        m.dropout, m.embed_dropout, backend=m.backend,
+        m.dropout, m.embed_dropout, backend=m.backend, word_dropout=m.word_dropout,
     )  # fmt: skip
 
 
 def from_pretrained(cfg: Config, device: torch.device) -> tuple[Config, Vocab, Any]:
-    """The config made to match the LM (unidirectional LSTM of its sizes), its vocab, LM."""
+    """The config made to match the LM (an LSTM of its sizes and directions), its vocab, LM."""
     from rnnlab.tasks import lm as lm_task
     from rnnlab.tasks import read_run_config
 
@@ -162,7 +167,7 @@ def from_pretrained(cfg: Config, device: torch.device) -> tuple[Config, Vocab, A
     lm = lm_cfg.model
     model = replace(
         cfg.model, embed=lm.embed, hidden=lm.hidden, layers=lm.layers, cell="lstm",
-        bidirectional=False,
+        bidirectional=lm.bidirectional,
     )  # fmt: skip
     return replace(cfg, model=model), trained.vocab, trained.model
 
@@ -182,6 +187,7 @@ def train_model(
         run_dir.mkdir(parents=True, exist_ok=True)
         vocab.save(run_dir / VOCAB_FILE)
         save_config(cfg, run_dir / "config.toml", task="sentiment")  # the model as built
+    assert (vocab.pad_id, vocab.unk_id) == (0, 1), "the classifier's pad/unk ids"
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg, len(vocab)).to(device)
     if lm is not None:
@@ -217,9 +223,11 @@ def train_model(
     if lm is not None:  # stage 2: everything, but the embeddings if they stay frozen
         for name, p in model.named_parameters():
             p.requires_grad_(not (cfg.finetune.freeze_embed and name.startswith("embed.")))
+    ft = cfg.finetune
     result = fit(
         model, cfg.train, batch_fn, loss_fn, eval_fn, run_dir=run_dir, metric="acc",
         progress=progress, desc="sentiment",
+        lr_scales={"embed.": ft.embed_lr_scale, "rnn.": ft.rnn_lr_scale} if lm else None,
     )  # fmt: skip
     seconds += result.seconds
     model.eval()
