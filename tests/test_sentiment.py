@@ -230,3 +230,17 @@ def test_bench_ensemble_averages_its_members_probabilities(tmp_path: Path) -> No
     want = ((probs[0] + probs[1]) / 2 > 0.5) == torch.tensor(test.labels, dtype=torch.bool)
     assert got["test_acc"] == pytest.approx(float(want.float().mean()))
     assert got["member_test_acc"] == pytest.approx(accs)
+
+
+def test_train_fraction_subsets_training_only(tmp_path: Path) -> None:
+    from rnnlab.tasks.sentiment import DataConfig, splits
+
+    lines = [f"w{i} film ." for i in range(100)]
+    root = write_mr(tmp_path, "\n".join(lines[:50]).encode(), "\n".join(lines[50:]).encode())
+    full = splits(DataConfig(dir=str(root), fold=2))
+    part = splits(DataConfig(dir=str(root), fold=2, train_fraction=0.25))
+    assert len(part["train"]) == round(0.25 * len(full["train"]))
+    assert {" ".join(t) for t in part["train"].texts} < {" ".join(t) for t in full["train"].texts}
+    assert part["dev"].texts == full["dev"].texts and part["test"].texts == full["test"].texts
+    with pytest.raises(ValueError, match="train_fraction"):
+        splits(DataConfig(dir=str(root), train_fraction=0.0))

@@ -59,7 +59,7 @@ class ModelConfig:
     embed: int = 256
     hidden: int = 384
     layers: int = 1
-    dropout: float = 0.1
+    dropout: float = 0.2
     cutoffs: tuple[int, ...] = (2000, 10000)  # adaptive softmax clusters; () = full softmax
     backend: str = "fused"
     bidirectional: bool = True  # a forward and a backward LM sharing embeddings and softmax
@@ -71,8 +71,8 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            steps=1500, batch_size=32, lr=3e-3, schedule="cosine", warmup=100,
-            min_lr_ratio=0.05, eval_every=250, log_every=25, clip_norm=0.5,
+            steps=5000, batch_size=32, lr=3e-3, schedule="cosine", warmup=200,
+            min_lr_ratio=0.05, eval_every=500, log_every=25, clip_norm=0.5,
         )
     )  # fmt: skip
     seed: int = 0  # generation seed

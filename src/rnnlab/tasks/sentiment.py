@@ -53,6 +53,7 @@ class DataConfig:
     seed: int = 0  # folds and holdout
     dev_fraction: float = 0.1  # of the training part, for picking the best step
     min_freq: int = 2  # rarer training words share <unk>, so <unk> is trained too
+    train_fraction: float = 1.0  # < 1: a seeded subset of the training snippets (fewer labels)
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,8 @@ class FinetuneConfig:
     head_steps: int = 60  # stage 1: the head alone
     head_lr: float = 3e-3
     freeze_embed: bool = False  # True: stage 2 keeps the LM's embeddings fixed
-    rnn_lr_scale: float = 1.0  # stage 2: the LSTM's learning rate / the head's (ULMFiT 1/2.6)
-    embed_lr_scale: float = 1.0  # stage 2: the embeddings' learning rate / the head's
+    rnn_lr_scale: float = 0.5  # stage 2: the LSTM's learning rate / the head's (ULMFiT 1/2.6)
+    embed_lr_scale: float = 0.25  # stage 2: the embeddings' learning rate / the head's
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,10 @@ def splits(cfg: DataConfig) -> dict[str, Corpus]:
     else:
         raise ValueError(f"data.fold expects -1 or 0..{cfg.folds - 1}, got {cfg.fold}")
     keep, dev = holdout(len(rest), cfg.dev_fraction, cfg.seed + 1)
+    if not 0 < cfg.train_fraction <= 1:
+        raise ValueError(f"data.train_fraction must be in (0, 1], got {cfg.train_fraction}")
+    if cfg.train_fraction < 1:  # the dev and test sets stay as they are
+        keep = sorted(keep[i] for i in holdout(len(keep), cfg.train_fraction, cfg.seed + 2)[1])
     return {
         "train": mr.subset([rest[i] for i in keep]),
         "dev": mr.subset([rest[i] for i in dev]),
