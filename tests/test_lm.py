@@ -35,7 +35,7 @@ def test_uniform_model_has_perplexity_equal_to_vocabulary_size() -> None:
     torch.nn.init.zeros_(model.out.weight)
     torch.nn.init.zeros_(model.out.bias)
     ids = torch.randint(0, 17, (101,))
-    ppl = lm_task.perplexity(model, ids, bptt=10, device=torch.device("cpu"))
+    (ppl,) = lm_task.perplexities(model, ids, bptt=10, device=torch.device("cpu"))
     assert ppl == pytest.approx(17.0, rel=1e-5)
 
 

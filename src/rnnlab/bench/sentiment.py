@@ -39,16 +39,17 @@ def run_fold(cfg: Config, fold: int, ensemble: int = 1) -> dict[str, Any]:
     """Test accuracy of one fold: one classifier, or the mean probability of ``ensemble``
     classifiers that differ only in ``train.seed``."""
     cfg = replace(cfg, data=replace(cfg.data, fold=fold))
-    test = splits(cfg.data)["test"]
     cpu = torch.device("cpu")
+    test = splits(cfg.data)["test"] if ensemble > 1 else None
     members, probs = [], []
     for i in range(ensemble):
         member = replace(cfg, train=replace(cfg.train, seed=cfg.train.seed + i))
         with tempfile.TemporaryDirectory() as tmp:  # checkpoints keep the best dev step
             model, vocab, _, metrics = train_model(member, cpu, Path(tmp), progress=False)
         members.append(metrics)
-        probs.append(probabilities(model, encode(test, vocab), cpu))  # (N,)
-    if ensemble == 1:
+        if test is not None:  # one classifier: train_model already scored the test fold
+            probs.append(probabilities(model, encode(test, vocab), cpu))  # (N,)
+    if test is None:
         return members[0]
     pred = torch.stack(probs).mean(0) > 0.5  # (N,)
     acc = float((pred == torch.tensor(test.labels, dtype=torch.bool)).float().mean())

@@ -132,11 +132,6 @@ def perplexities(
     return [math.exp(t / c) for t, c in zip(totals, counts, strict=True)]
 
 
-def perplexity(model: LanguageModel, ids: torch.Tensor, bptt: int, device: torch.device) -> float:
-    """The forward direction's perplexity."""
-    return perplexities(model, ids, bptt, device)[0]
-
-
 def ppl_metrics(ppls: list[float]) -> dict[str, float]:
     return {"ppl": ppls[0], **({"ppl_backward": ppls[1]} if len(ppls) > 1 else {})}
 
