@@ -91,6 +91,25 @@ def test_stream_and_windows_by_hand() -> None:
         lm_task.windows(ids, 7)
 
 
+def test_window_batches_start_at_sentences_and_shift_by_one() -> None:
+    vocab = Vocab([PAD, UNK, EOS, "a", "b", "c", "d"])
+    sents = [["a", "b"], ["c"], ["d", "a", "b"], ["c", "d"]]
+    ids, starts = lm_task.stream(sents, vocab)  # a b </s> c </s> d a b </s> c d </s>
+    batch_fn = lm_task.window_batches(ids, starts, 3, 5, seed=0, device=torch.device("cpu"))
+    fits = {0, 3, 5}  # sentence starts with 3 + 1 tokens left; 9 (c d </s>) does not fit
+    seen = set()
+    for step in range(4):
+        x, y = batch_fn(step)
+        assert x.shape == y.shape == (5, 3)
+        for row_x, row_y in zip(x.tolist(), y.tolist(), strict=True):
+            at = next(i for i in fits if ids[i : i + 3].tolist() == row_x)
+            assert row_y == ids[at + 1 : at + 4].tolist()
+            seen.add(at)
+    assert seen == fits and torch.equal(batch_fn(2)[0], batch_fn(2)[0])  # seeded by step
+    with pytest.raises(ValueError, match="shorter than one window"):
+        lm_task.window_batches(ids, starts, 12, 2, 0, torch.device("cpu"))
+
+
 def write_corpus(root: Path) -> None:
     mr = root / "sentence-polarity"
     mr.mkdir(parents=True)
@@ -129,3 +148,29 @@ def test_task_trains_evaluates_and_generates(tmp_path: Path) -> None:
     assert math.isfinite(float(trained.predict(["a man"])[0].split()[1]))
     with pytest.raises(ValueError, match="empty"):
         trained.predict(["  "], generate=True)
+
+
+def test_adapting_the_lm_to_mr_text_lowers_its_perplexity_there(tmp_path: Path) -> None:
+    """ULMFiT's second stage (``finetune.lm_steps``) trains the LM on the training snippets
+    only: it never reads a test set, and the dev snippets' perplexity falls."""
+    from rnnlab.config import apply_overrides
+    from rnnlab.sentiment.data import Corpus
+    from rnnlab.tasks import load_run, sentiment, train_task
+
+    write_corpus(tmp_path / "data")
+    cfg = apply_overrides(
+        lm_task.Config(),
+        [f"data.dir='{tmp_path / 'data'}'", "data.bptt=6", "model.embed=8", "model.hidden=16",
+         "model.cutoffs=[]", "train.steps=10", "train.eval_every=10", "train.batch_size=8",
+         "train.warmup=0"],
+    )  # fmt: skip
+    train_task("lm", cfg, tmp_path / "run", torch.device("cpu"), progress=False)
+    trained = load_run(tmp_path / "run", "cpu")
+    before = {k: v.clone() for k, v in trained.model.state_dict().items()}  # type: ignore[attr-defined]
+    mr = [["a", "dull", "dog", "."], ["a", "fine", "film", "."]] * 20  # unlike the LM's text
+    data = {"train": Corpus(mr, [0, 1] * 20), "dev": Corpus(mr[:4], [0, 1] * 2)}  # no "test"
+    ft = sentiment.FinetuneConfig(lm_steps=30, lm_lr=0.01)
+    got = sentiment.adapt_lm(trained, data, ft, seed=0, device=torch.device("cpu"), progress=False)
+    assert got["lm_dev_ppl_after"] < 0.5 * got["lm_dev_ppl_before"]
+    after = trained.model.state_dict()  # type: ignore[attr-defined]
+    assert all(not torch.equal(before[k], after[k]) for k in ("embed.weight", "rnn.weight_ih_l0"))

@@ -244,3 +244,37 @@ def test_train_fraction_subsets_training_only(tmp_path: Path) -> None:
     assert part["dev"].texts == full["dev"].texts and part["test"].texts == full["test"].texts
     with pytest.raises(ValueError, match="train_fraction"):
         splits(DataConfig(dir=str(root), train_fraction=0.0))
+
+
+def test_ensemble_run_folder_predicts_the_mean_of_its_members(tmp_path: Path) -> None:
+    """``ensemble = 2``: two classifiers in ``member0/``, ``member1/`` (each a run folder of
+    its own); the run's predictions and accuracy are those of their averaged probabilities."""
+    from rnnlab.config import apply_overrides
+    from rnnlab.tasks import load_run, sentiment, train_task
+
+    g = torch.Generator().manual_seed(1)
+    words = ["good", "fine", "dull", "bad", "film", "plot", "a", "the"]
+    lines = [" ".join(words[i] for i in torch.randint(0, 8, (5,), generator=g).tolist())
+             for _ in range(60)]  # fmt: skip
+    root = write_mr(tmp_path, "\n".join(lines[:30]).encode(), "\n".join(lines[30:]).encode())
+    cfg = apply_overrides(
+        sentiment.Config(),
+        [f"data.dir='{root}'", "ensemble=2", "model.embed=8", "model.hidden=6",
+         "train.steps=6", "train.eval_every=3", "train.warmup=0", "train.lr=0.05"],
+    )  # fmt: skip
+    metrics = train_task("sentiment", cfg, tmp_path / "run", torch.device("cpu"), progress=False)
+    run = load_run(tmp_path / "run", "cpu")
+    members = [load_run(tmp_path / "run" / f"member{i}", "cpu") for i in (0, 1)]
+    texts = ["good film", "a dull plot", "the bad"]
+
+    def p_positive(out: list[str]) -> list[float]:
+        return [float(p) if lab == "positive" else 1 - float(p) for lab, p in map(str.split, out)]
+
+    each = [p_positive(m.predict(texts)) for m in members]
+    want = [(a + b) / 2 for a, b in zip(*each, strict=True)]
+    assert p_positive(run.predict(texts)) == pytest.approx(want, abs=0.006)  # printed to 2 places
+    assert each[0] != each[1]  # the seeds differ, so this is a real average
+    assert run.evaluate("test")["acc"] == pytest.approx(metrics["test_acc"])
+    assert metrics["member1_test_acc"] == pytest.approx(members[1].evaluate("test")["acc"])
+    with pytest.raises(ValueError, match="at least 1"):
+        sentiment.train(sentiment.replace(cfg, ensemble=0), tmp_path / "bad", torch.device("cpu"))

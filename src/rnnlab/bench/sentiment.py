@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from rnnlab.config import apply_overrides, replace
-from rnnlab.tasks.sentiment import Config, encode, probabilities, splits, train_model
+from rnnlab.tasks.sentiment import Config, mean_probabilities, member_config, splits, train_model
 from rnnlab.train import set_threads
 
 PUBLISHED = {"Kim 2014 CNN-rand": 76.1, "NBSVM-bi (Wang & Manning 2012)": 79.4}
@@ -40,18 +40,16 @@ def run_fold(cfg: Config, fold: int, ensemble: int = 1) -> dict[str, Any]:
     classifiers that differ only in ``train.seed``."""
     cfg = replace(cfg, data=replace(cfg.data, fold=fold))
     cpu = torch.device("cpu")
-    test = splits(cfg.data)["test"] if ensemble > 1 else None
-    members, probs = [], []
+    models, members = [], []
     for i in range(ensemble):
-        member = replace(cfg, train=replace(cfg.train, seed=cfg.train.seed + i))
         with tempfile.TemporaryDirectory() as tmp:  # checkpoints keep the best dev step
-            model, vocab, _, metrics = train_model(member, cpu, Path(tmp), progress=False)
+            model, vocab, _, metrics = train_model(member_config(cfg, i), cpu, Path(tmp), False)
         members.append(metrics)
-        if test is not None:  # one classifier: train_model already scored the test fold
-            probs.append(probabilities(model, encode(test, vocab), cpu))  # (N,)
-    if test is None:
+        models.append((model, vocab))
+    if ensemble == 1:  # train_model already scored the test fold
         return members[0]
-    pred = torch.stack(probs).mean(0) > 0.5  # (N,)
+    test = splits(cfg.data)["test"]
+    pred = mean_probabilities(models, test.texts, cpu) > 0.5  # (N,)
     acc = float((pred == torch.tensor(test.labels, dtype=torch.bool)).float().mean())
     return {
         "test_acc": acc,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,36 @@ def perplexities(
     return [math.exp(t / c) for t, c in zip(totals, counts, strict=True)]
 
 
+def window_batches(
+    ids: torch.Tensor,
+    starts: torch.Tensor,
+    bptt: int,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+) -> Callable[[int], tuple[torch.Tensor, torch.Tensor]]:
+    """``batch_fn(step)``: ``batch_size`` windows of ``bptt`` tokens, each from a sentence
+    start drawn by the step's seed, and their targets (the next tokens)."""
+    starts = starts[starts < ids.numel() - bptt - 1]  # (S',): windows that fit
+    if starts.numel() == 0:
+        raise ValueError(f"text of {ids.numel()} tokens is shorter than one window ({bptt} + 1)")
+
+    def batch_fn(step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        gen = step_generator(seed, step)
+        first = starts[torch.randint(0, starts.numel(), (batch_size,), generator=gen)]  # (B,)
+        pos = first[:, None] + torch.arange(bptt + 1)[None, :]  # (B, bptt + 1)
+        chunk = ids[pos]  # (B, bptt + 1)
+        return chunk[:, :-1].to(device), chunk[:, 1:].to(device)
+
+    return batch_fn
+
+
+def loss_fn(m: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """The training loss: mean cross-entropy over the directions."""
+    assert isinstance(m, LanguageModel)
+    return m.loss(*batch)[0]
+
+
 def ppl_metrics(ppls: list[float]) -> dict[str, float]:
     return {"ppl": ppls[0], **({"ppl_backward": ppls[1]} if len(ppls) > 1 else {})}
 
@@ -146,20 +177,9 @@ def train(
     ids, starts = stream(text.sentences, vocab)  # (N,), (S,)
     dev_ids, _ = stream(load_pretraining(root, "dev").sentences, vocab)
     bptt, bs = cfg.data.bptt, cfg.train.batch_size
-    starts = starts[starts < ids.numel() - bptt - 1]  # (S',): windows that fit
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg, len(vocab)).to(device)
-
-    def batch_fn(step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        gen = step_generator(cfg.train.seed, step)
-        first = starts[torch.randint(0, starts.numel(), (bs,), generator=gen)]  # (B,)
-        pos = first[:, None] + torch.arange(bptt + 1)[None, :]  # (B, bptt + 1)
-        chunk = ids[pos]  # (B, bptt + 1)
-        return chunk[:, :-1].to(device), chunk[:, 1:].to(device)
-
-    def loss_fn(m: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        assert isinstance(m, LanguageModel)
-        return m.loss(*batch)[0]
+    batch_fn = window_batches(ids, starts, bptt, bs, cfg.train.seed, device)
 
     def eval_fn(m: torch.nn.Module) -> dict[str, float]:
         assert isinstance(m, LanguageModel)

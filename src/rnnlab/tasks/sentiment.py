@@ -77,6 +77,8 @@ class FinetuneConfig:
     freeze_embed: bool = False  # True: stage 2 keeps the LM's embeddings fixed
     rnn_lr_scale: float = 0.5  # stage 2: the LSTM's learning rate / the head's (ULMFiT 1/2.6)
     embed_lr_scale: float = 0.25  # stage 2: the embeddings' learning rate / the head's
+    lm_steps: int = 0  # > 0: first fine-tune the LM on the training snippets' text (ULMFiT)
+    lm_lr: float = 1e-3  # its peak learning rate (warm-up of lm_steps // 10, linear decay)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class Config:
     )  # fmt: skip
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     pretrained: str = ""  # a language-model run folder (rnnlab train lm) to start from
+    ensemble: int = 1  # > 1: that many classifiers (train.seed + i), probabilities averaged
 
 
 # --- data ------------------------------------------------------------------------------
@@ -161,7 +164,8 @@ def build_model(cfg: Config, vocab_size: int) -> SentimentClassifier:
 
 
 def from_pretrained(cfg: Config, device: torch.device) -> tuple[Config, Vocab, Any]:
-    """The config made to match the LM (an LSTM of its sizes and directions), its vocab, LM."""
+    """The config made to match the LM (an LSTM of its sizes and directions), its vocab, and
+    the loaded LM run (``rnnlab.tasks.lm.TrainedLM``)."""
     from rnnlab.tasks import lm as lm_task
     from rnnlab.tasks import read_run_config
 
@@ -174,7 +178,35 @@ def from_pretrained(cfg: Config, device: torch.device) -> tuple[Config, Vocab, A
         cfg.model, embed=lm.embed, hidden=lm.hidden, layers=lm.layers, cell="lstm",
         bidirectional=lm.bidirectional,
     )  # fmt: skip
-    return replace(cfg, model=model), trained.vocab, trained.model
+    return replace(cfg, model=model), trained.vocab, trained
+
+
+def adapt_lm(
+    trained: Any,
+    data: dict[str, Corpus],
+    ft: FinetuneConfig,
+    seed: int,
+    device: torch.device,
+    progress: bool = True,
+) -> dict[str, float]:
+    """ULMFiT's second stage: ``ft.lm_steps`` steps of the LM's own loss on the training
+    snippets' text (``</s>`` after each), in place. The test snippets are never read; the
+    dev snippets' text measures the LM's perplexity before and after."""
+    from rnnlab.tasks import lm as lm_task
+
+    bptt = trained.cfg.data.bptt
+    ids, starts = lm_task.stream(data["train"].texts, trained.vocab)  # (N,), (S,)
+    dev_ids, _ = lm_task.stream(data["dev"].texts, trained.vocab)  # (N_dev,)
+    before = lm_task.perplexities(trained.model, dev_ids, bptt, device)[0]
+    lm_cfg = replace(
+        trained.cfg.train, steps=ft.lm_steps, lr=ft.lm_lr, schedule="linear",
+        warmup=ft.lm_steps // 10, eval_every=ft.lm_steps, seed=seed,
+    )  # fmt: skip
+    batch_fn = lm_task.window_batches(ids, starts, bptt, lm_cfg.batch_size, seed, device)
+    result = fit(trained.model, lm_cfg, batch_fn, lm_task.loss_fn, None, progress=progress,
+                 desc="lm on MR")  # fmt: skip
+    after = lm_task.perplexities(trained.model, dev_ids, bptt, device)[0]
+    return {"lm_dev_ppl_before": before, "lm_dev_ppl_after": after, "lm_seconds": result.seconds}
 
 
 def train_model(
@@ -183,9 +215,12 @@ def train_model(
     """Train one classifier; returns it, its vocabulary, the effective config and metrics
     (dev and test accuracy, seconds)."""
     data = splits(cfg.data)
-    lm = None
+    lm, adapted = None, {}
     if cfg.pretrained:
-        cfg, vocab, lm = from_pretrained(cfg, device)
+        cfg, vocab, trained = from_pretrained(cfg, device)
+        if cfg.finetune.lm_steps > 0:
+            adapted = adapt_lm(trained, data, cfg.finetune, cfg.train.seed, device, progress)
+        lm = trained.model
     else:
         vocab = Vocab.build(data["train"].texts, min_freq=cfg.data.min_freq)
     if run_dir is not None:  # what load() needs, written before training can be cut short
@@ -240,47 +275,104 @@ def train_model(
         "dev_acc": eval_fn(model)["acc"],
         "test_acc": accuracy(model, seqs["test"], labels["test"], device),
         "best_step": float(result.best_step),
-        "seconds": seconds,
+        "seconds": seconds + adapted.get("lm_seconds", 0.0),
+        **{k: v for k, v in adapted.items() if k != "lm_seconds"},
     }
     return model, vocab, cfg, metrics
+
+
+def member_dir(run_dir: Path, i: int) -> Path:
+    return Path(run_dir) / f"member{i}"
+
+
+def member_config(cfg: Config, i: int) -> Config:
+    """Member ``i`` of an ensemble: one classifier with seed ``train.seed + i``."""
+    return replace(cfg, ensemble=1, train=replace(cfg.train, seed=cfg.train.seed + i))
+
+
+def mean_probabilities(
+    members: list[tuple[SentimentClassifier, Vocab]], texts: list[list[str]],
+    device: torch.device,
+) -> torch.Tensor:  # fmt: skip
+    """``P(positive)`` averaged over the members (each with its own vocabulary), ``(N,)``."""
+    probs = [probabilities(m, [v.encode(t) for t in texts], device) for m, v in members]
+    return torch.stack(probs).mean(0)  # (N,)
 
 
 def train(
     cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
 ) -> dict[str, float]:
-    metrics = train_model(cfg, device, run_dir=run_dir, progress=progress)[3]
+    """One classifier in ``run_dir``, or ``cfg.ensemble`` of them in ``run_dir/member{i}``
+    whose averaged probabilities are scored on dev and test."""
+    if cfg.ensemble < 1:
+        raise ValueError(f"ensemble expects at least 1 classifier, got {cfg.ensemble}")
+    if cfg.ensemble == 1:
+        metrics = train_model(cfg, device, run_dir=run_dir, progress=progress)[3]
+    else:
+        members, member_metrics = [], []
+        for i in range(cfg.ensemble):
+            model, vocab, _, m = train_model(
+                member_config(cfg, i), device, member_dir(run_dir, i), progress
+            )
+            members.append((model, vocab))
+            member_metrics.append(m)
+        data = splits(cfg.data)
+        metrics = {
+            f"{k}_acc": _acc(mean_probabilities(members, data[k].texts, device), data[k].labels)
+            for k in ("dev", "test")
+        }
+        for k in ("dev_acc", "test_acc"):
+            metrics.update({f"member{i}_{k}": m[k] for i, m in enumerate(member_metrics)})
+        metrics["seconds"] = sum(m["seconds"] for m in member_metrics)
     (run_dir / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics
 
 
+def _acc(probs: torch.Tensor, labels: list[int]) -> float:
+    return float(((probs > 0.5) == torch.tensor(labels, dtype=torch.bool)).float().mean())
+
+
 class TrainedSentiment:
+    """One classifier or an ensemble (``members``: each a model and its vocabulary)."""
+
     def __init__(
-        self, model: SentimentClassifier, vocab: Vocab, cfg: Config, device: torch.device
+        self, members: list[tuple[SentimentClassifier, Vocab]], cfg: Config, device: torch.device
     ) -> None:
-        self.model, self.vocab, self.cfg, self.device = model, vocab, cfg, device
+        self.members, self.cfg, self.device = members, cfg, device
 
     def predict(self, inputs: list[str], **options: Any) -> list[str]:
         if options:
             raise ValueError(f"sentiment predict takes no options, got {sorted(options)}")
-        seqs = [
-            self.vocab.encode(text_tokens(t, f"input line {i}")) for i, t in enumerate(inputs, 1)
-        ]
-        if not seqs:
+        texts = [text_tokens(t, f"input line {i}") for i, t in enumerate(inputs, 1)]
+        if not texts:
             return []
-        probs = probabilities(self.model, seqs, self.device).tolist()
+        probs = mean_probabilities(self.members, texts, self.device).tolist()
         return [f"{LABELS[p > 0.5]} {max(p, 1 - p):.2f}" for p in probs]
 
     def evaluate(self, split: str = "dev") -> dict[str, float]:
         if split not in ("train", "dev", "test"):
             raise ValueError(f"sentiment evaluates split train, dev or test, got {split!r}")
         corpus = splits(self.cfg.data)[split]
-        acc = accuracy(self.model, encode(corpus, self.vocab), corpus.labels, self.device)
+        acc = _acc(mean_probabilities(self.members, corpus.texts, self.device), corpus.labels)
         return {"acc": acc, "n": float(len(corpus))}
 
 
-def load(run_dir: Path, cfg: Config, device: torch.device) -> TrainedSentiment:
+def load_member(
+    run_dir: Path, cfg: Config, device: torch.device
+) -> tuple[SentimentClassifier, Vocab]:
     vocab = Vocab.load(Path(run_dir) / VOCAB_FILE)
     model = build_model(cfg, len(vocab)).to(device)
     load_weights(model, Path(run_dir) / "model.safetensors")
-    model.eval()
-    return TrainedSentiment(model, vocab, cfg, device)
+    return model.eval(), vocab
+
+
+def load(run_dir: Path, cfg: Config, device: torch.device) -> TrainedSentiment:
+    if cfg.ensemble == 1:
+        return TrainedSentiment([load_member(run_dir, cfg, device)], cfg, device)
+    from rnnlab.tasks import read_run_config
+
+    members = []
+    for i in range(cfg.ensemble):  # each member's own config: a --pretrained one has the LM's sizes
+        _, member_cfg = read_run_config(member_dir(run_dir, i))
+        members.append(load_member(member_dir(run_dir, i), member_cfg, device))
+    return TrainedSentiment(members, cfg, device)
