@@ -20,7 +20,12 @@ steps of the head alone, then everything (the embeddings too unless
 ``finetune.freeze_embed``) with ``train`` (warm-up then linear decay: a slanted triangular
 learning rate), the LSTM and the embeddings at ``finetune.rnn_lr_scale`` and
 ``finetune.embed_lr_scale`` times the head's rate (discriminative learning rates).
-Measured figures are in ``docs/sentiment.md``. ``predict`` prints
+With ``finetune.lm_steps > 0`` the LM is first trained further on the training snippets'
+text (ULMFiT's second stage; the test snippets are never read).
+
+With ``ensemble = N`` the run folder holds N classifiers (``member0/`` ..., seeds
+``train.seed + i``, each a run folder of its own) and ``predict`` / ``evaluate`` average
+their probabilities. Measured figures are in ``docs/sentiment.md``. ``predict`` prints
 ``positive 0.93``: the label and its probability.
 """
 
