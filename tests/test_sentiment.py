@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from rnnlab.sentiment.data import folds, holdout, load_mr, load_pretraining
 from rnnlab.sentiment.model import LanguageModel, SentimentClassifier, init_from_lm
@@ -278,3 +279,26 @@ def test_ensemble_run_folder_predicts_the_mean_of_its_members(tmp_path: Path) ->
     assert metrics["member1_test_acc"] == pytest.approx(members[1].evaluate("test")["acc"])
     with pytest.raises(ValueError, match="at least 1"):
         sentiment.train(sentiment.replace(cfg, ensemble=0), tmp_path / "bad", torch.device("cpu"))
+
+
+def test_adversarial_loss_by_hand_and_padding_invariant() -> None:
+    """``adversarial_loss`` = CE(x) + CE(x + eps g/||g||), g = dCE/dx of each snippet on its
+    own (computed here with a second, independent autograd pass); in a padded batch it is the
+    mean of the snippets' own values, so the padding neither receives nor shapes the step."""
+    torch.manual_seed(0)
+    model = SentimentClassifier(20, embed=6, hidden=5, dropout=0.0, embed_dropout=0.0).eval()
+    snippets, labels, eps = [[3, 4, 5, 6], [7, 8]], [1, 0], 2.0
+    singles = []
+    for ids, y in zip(snippets, labels, strict=True):
+        tokens, lengths, target = torch.tensor([ids]), torch.tensor([len(ids)]), torch.tensor([y])
+        x = model.embed.weight[tokens].detach().requires_grad_()  # (1, T, E)
+        clean = F.cross_entropy(model.classify(x, lengths), target)
+        (g,) = torch.autograd.grad(clean, x)  # (1, T, E)
+        moved = F.cross_entropy(model.classify(x + eps * g / g.norm(), lengths), target)
+        assert moved > clean  # the perturbation is the loss's steepest way up
+        got = float(model.adversarial_loss(tokens, lengths, target, eps))
+        assert got == pytest.approx(float(clean + moved), rel=1e-5)
+        singles.append(got)
+    tokens = torch.tensor([[3, 4, 5, 6], [7, 8, 19, 19]])  # junk ids in the padding
+    batch = model.adversarial_loss(tokens, torch.tensor([4, 2]), torch.tensor(labels), eps)
+    assert float(batch) == pytest.approx(sum(singles) / 2, rel=1e-5)

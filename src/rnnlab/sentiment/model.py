@@ -77,6 +77,10 @@ class SentimentClassifier(nn.Module):
 
     def features(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         """Pooled sentence features ``(B, P*D*H)``; padding never reaches them."""
+        return self.pooled(self.embed_inputs(tokens, lengths), lengths)
+
+    def embed_inputs(self, tokens: Tensor, lengths: Tensor) -> Tensor:
+        """The recurrent layer's inputs ``(B, T, E)``: embeddings after (word) dropout."""
         if tokens.dim() != 2 or lengths.shape != tokens.shape[:1]:
             raise ValueError(
                 f"expected tokens (B, T) and lengths (B,), got {tuple(tokens.shape)} "
@@ -87,7 +91,10 @@ class SentimentClassifier(nn.Module):
         if self.training and self.word_dropout > 0:  # a whole word becomes <unk> (Iyyer 2015)
             drop = torch.rand(tokens.shape, device=tokens.device) < self.word_dropout  # (B, T)
             tokens = tokens.masked_fill(drop & (tokens != self.pad_id), self.unk_id)  # (B, T)
-        x = self.embed_drop(self.embed(tokens))  # (B, T, E)
+        return self.embed_drop(self.embed(tokens))  # (B, T, E)
+
+    def pooled(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """Pooled features ``(B, P*D*H)`` of the inputs ``x`` ``(B, T, E)``."""
         out, state = self.rnn(x, lengths=lengths.cpu())  # (B, T, D*H); h_n (L*D, B, H)
         h_n = state[0] if isinstance(state, tuple) else state
         mask = real_mask(lengths.to(out.device), out.shape[1]).unsqueeze(-1)  # (B, T, 1)
@@ -104,7 +111,29 @@ class SentimentClassifier(nn.Module):
         return torch.cat(parts, dim=1)  # (B, P*D*H)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        return self.head(self.drop(self.features(tokens, lengths)))  # (B, C)
+        return self.classify(self.embed_inputs(tokens, lengths), lengths)  # (B, C)
+
+    def classify(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """Logits ``(B, C)`` from the recurrent layer's inputs ``x`` ``(B, T, E)``."""
+        return self.head(self.drop(self.pooled(x, lengths)))  # (B, C)
+
+    def adversarial_loss(
+        self, tokens: Tensor, lengths: Tensor, targets: Tensor, eps: float
+    ) -> Tensor:
+        """Cross-entropy on clean inputs plus on adversarially perturbed embeddings
+        (Goodfellow et al. 2015 on text, Miyato et al. 2017): ``r = eps * g / ||g||``, with
+        ``g`` the gradient of the loss with respect to each snippet's embeddings, taken
+        over its real steps only; ``r`` is a constant when the second loss is minimised."""
+        x = self.embed_inputs(tokens, lengths)  # (B, T, E)
+        if not x.requires_grad:  # frozen embeddings: the perturbation is still defined
+            x = x.detach().requires_grad_()
+        loss = F.cross_entropy(self.classify(x, lengths), targets)
+        (g,) = torch.autograd.grad(loss, x, retain_graph=True)  # (B, T, E)
+        mask = real_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1)  # (B, T, 1)
+        g = g.detach() * mask  # (B, T, E)
+        norm = g.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]  # (B, 1, 1)
+        adv = F.cross_entropy(self.classify(x + eps * g / norm, lengths), targets)
+        return loss + adv
 
 
 class LanguageModel(nn.Module):

@@ -72,6 +72,7 @@ class ModelConfig:
     dropout: float = 0.5
     embed_dropout: float = 0.3
     word_dropout: float = 0.0  # training only: each word becomes <unk> with this probability
+    adversarial: float = 0.0  # training only: > 0 adds the loss on embeddings moved this far
     backend: str = "fused"
 
 
@@ -249,6 +250,9 @@ def train_model(
 
     def loss_fn(m: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         tokens, lengths, y = batch
+        assert isinstance(m, SentimentClassifier)
+        if cfg.model.adversarial > 0:
+            return m.adversarial_loss(tokens, lengths, y, cfg.model.adversarial)
         return F.cross_entropy(m(tokens, lengths), y)
 
     def eval_fn(m: torch.nn.Module) -> dict[str, float]:
