@@ -302,3 +302,11 @@ def test_adversarial_loss_by_hand_and_padding_invariant() -> None:
     tokens = torch.tensor([[3, 4, 5, 6], [7, 8, 19, 19]])  # junk ids in the padding
     batch = model.adversarial_loss(tokens, torch.tensor([4, 2]), torch.tensor(labels), eps)
     assert float(batch) == pytest.approx(sum(singles) / 2, rel=1e-5)
+
+
+def test_bench_rejects_an_empty_ensemble(tmp_path: Path) -> None:
+    from rnnlab.bench.sentiment import main
+
+    for args in (["--ensemble", "0"], ["--set", "ensemble=0"]):
+        with pytest.raises(ValueError, match="at least 1 classifier, got 0"):
+            main([*args, "--log", str(tmp_path / "log.jsonl"), "--data-dir", str(tmp_path)])

@@ -71,7 +71,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--folds", type=int, default=10, help="run folds START..N-1 of the 10")
     p.add_argument("--start", type=int, default=0, help="first fold to run (default 0)")
     p.add_argument("--quick", action="store_true", help="one 90/10 split, 200 steps")
-    p.add_argument("--ensemble", type=int, default=1, help="classifiers (seeds) per fold")
+    p.add_argument(
+        "--ensemble", type=int, help="classifiers (seeds) per fold (default: the config's, 1)"
+    )
     p.add_argument("--pretrained", default="", help="an LM run folder (rnnlab train lm)")
     p.add_argument("--only", choices=("scratch", "pretrained"), help="run one variant")
     p.add_argument("--data-dir", default="")
@@ -83,6 +85,10 @@ def main(argv: list[str]) -> int:
     if args.only == "pretrained" and not args.pretrained:
         raise ValueError("--only pretrained needs --pretrained LM_RUN_DIR")
     base = apply_overrides(Config(), [f"data.dir={json.dumps(args.data_dir)}", *args.set])
+    args.ensemble = base.ensemble if args.ensemble is None else args.ensemble  # --set ensemble=N
+    if args.ensemble < 1:
+        raise ValueError(f"--ensemble expects at least 1 classifier, got {args.ensemble}")
+    base = replace(base, ensemble=1)  # the log key and each member: one classifier's config
     variants = {"scratch": base}
     if args.pretrained:
         variants["pretrained"] = replace(base, pretrained=args.pretrained)
