@@ -21,6 +21,15 @@ def write_mr(root: Path, pos: bytes, neg: bytes) -> Path:
     return root
 
 
+def write_random_mr(root: Path, seed: int) -> Path:
+    """30 + 30 seeded five-word snippets over an eight-word vocabulary."""
+    g = torch.Generator().manual_seed(seed)
+    words = ["good", "fine", "dull", "bad", "film", "plot", "a", "the"]
+    lines = [" ".join(words[i] for i in torch.randint(0, 8, (5,), generator=g).tolist())
+             for _ in range(60)]  # fmt: skip
+    return write_mr(root, "\n".join(lines[:30]).encode(), "\n".join(lines[30:]).encode())
+
+
 # --- loaders -----------------------------------------------------------------------------
 
 
@@ -208,11 +217,7 @@ def test_bench_ensemble_averages_its_members_probabilities(tmp_path: Path) -> No
     from rnnlab.config import apply_overrides
     from rnnlab.tasks import sentiment
 
-    g = torch.Generator().manual_seed(0)
-    words = ["good", "fine", "dull", "bad", "film", "plot", "a", "the"]
-    lines = [" ".join(words[i] for i in torch.randint(0, 8, (5,), generator=g).tolist())
-             for _ in range(60)]  # fmt: skip
-    root = write_mr(tmp_path, "\n".join(lines[:30]).encode(), "\n".join(lines[30:]).encode())
+    root = write_random_mr(tmp_path, seed=0)
     cfg = apply_overrides(
         sentiment.Config(),
         [f"data.dir='{root}'", "data.folds=3", "model.embed=8", "model.hidden=6",
@@ -253,11 +258,7 @@ def test_ensemble_run_folder_predicts_the_mean_of_its_members(tmp_path: Path) ->
     from rnnlab.config import apply_overrides
     from rnnlab.tasks import load_run, sentiment, train_task
 
-    g = torch.Generator().manual_seed(1)
-    words = ["good", "fine", "dull", "bad", "film", "plot", "a", "the"]
-    lines = [" ".join(words[i] for i in torch.randint(0, 8, (5,), generator=g).tolist())
-             for _ in range(60)]  # fmt: skip
-    root = write_mr(tmp_path, "\n".join(lines[:30]).encode(), "\n".join(lines[30:]).encode())
+    root = write_random_mr(tmp_path, seed=1)
     cfg = apply_overrides(
         sentiment.Config(),
         [f"data.dir='{root}'", "ensemble=2", "model.embed=8", "model.hidden=6",
