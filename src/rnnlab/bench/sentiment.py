@@ -29,13 +29,13 @@ from typing import Any
 import torch
 
 from rnnlab.config import apply_overrides, replace
-from rnnlab.tasks.sentiment import Config, mean_probabilities, member_config, splits, train_model
+from rnnlab.tasks import sentiment as task
 from rnnlab.train import set_threads
 
 PUBLISHED = {"Kim 2014 CNN-rand": 76.1, "NBSVM-bi (Wang & Manning 2012)": 79.4}
 
 
-def run_fold(cfg: Config, fold: int, ensemble: int = 1) -> dict[str, Any]:
+def run_fold(cfg: task.Config, fold: int, ensemble: int = 1) -> dict[str, Any]:
     """Test accuracy of one fold: one classifier, or the mean probability of ``ensemble``
     classifiers that differ only in ``train.seed``."""
     cfg = replace(cfg, data=replace(cfg.data, fold=fold))
@@ -43,16 +43,16 @@ def run_fold(cfg: Config, fold: int, ensemble: int = 1) -> dict[str, Any]:
     models, members = [], []
     for i in range(ensemble):
         with tempfile.TemporaryDirectory() as tmp:  # checkpoints keep the best dev step
-            model, vocab, _, metrics = train_model(member_config(cfg, i), cpu, Path(tmp), False)
+            model, vocab, _, metrics = task.train_model(
+                task.member_config(cfg, i), cpu, Path(tmp), False
+            )
         members.append(metrics)
         models.append((model, vocab))
     if ensemble == 1:  # train_model already scored the test fold
         return members[0]
-    test = splits(cfg.data)["test"]
-    pred = mean_probabilities(models, test.texts, cpu) > 0.5  # (N,)
-    acc = float((pred == torch.tensor(test.labels, dtype=torch.bool)).float().mean())
+    test = task.splits(cfg.data)["test"]
     return {
-        "test_acc": acc,
+        "test_acc": task.accuracy_of(task.mean_probabilities(models, test.texts, cpu), test.labels),
         "member_test_acc": [m["test_acc"] for m in members],
         "dev_acc": statistics.mean(m["dev_acc"] for m in members),
         "seconds": sum(m["seconds"] for m in members),
@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
     set_threads(args.threads)
     if args.only == "pretrained" and not args.pretrained:
         raise ValueError("--only pretrained needs --pretrained LM_RUN_DIR")
-    base = apply_overrides(Config(), [f"data.dir={json.dumps(args.data_dir)}", *args.set])
+    base = apply_overrides(task.Config(), [f"data.dir={json.dumps(args.data_dir)}", *args.set])
     args.ensemble = base.ensemble if args.ensemble is None else args.ensemble  # --set ensemble=N
     if args.ensemble < 1:
         raise ValueError(f"--ensemble expects at least 1 classifier, got {args.ensemble}")

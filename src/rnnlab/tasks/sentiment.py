@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +46,9 @@ from rnnlab.sentiment.data import LABELS, Corpus, folds, holdout, load_mr
 from rnnlab.sentiment.model import SentimentClassifier, init_from_lm
 from rnnlab.text import Vocab, pad_batch, tokenize
 from rnnlab.train import EpochSampler, TrainConfig, fit
+
+if TYPE_CHECKING:
+    from rnnlab.tasks.lm import TrainedLM
 
 VOCAB_FILE = "vocab.json"
 
@@ -152,10 +155,14 @@ def probabilities(
     return torch.cat(out)
 
 
+def accuracy_of(probs: torch.Tensor, labels: list[int]) -> float:
+    """Accuracy of ``P(positive)`` ``(N,)`` thresholded at 0.5."""
+    return float(((probs > 0.5) == torch.tensor(labels, dtype=torch.bool)).float().mean())
+
+
 def accuracy(model: SentimentClassifier, seqs: list[list[int]], labels: list[int],
              device: torch.device) -> float:  # fmt: skip
-    pred = probabilities(model, seqs, device) > 0.5  # (N,)
-    return float((pred == torch.tensor(labels, dtype=torch.bool)).float().mean())
+    return accuracy_of(probabilities(model, seqs, device), labels)
 
 
 # --- model and training ----------------------------------------------------------------
@@ -169,7 +176,7 @@ def build_model(cfg: Config, vocab_size: int) -> SentimentClassifier:
     )  # fmt: skip
 
 
-def from_pretrained(cfg: Config, device: torch.device) -> tuple[Config, Vocab, Any]:
+def from_pretrained(cfg: Config, device: torch.device) -> tuple[Config, Vocab, TrainedLM]:
     """The config made to match the LM (an LSTM of its sizes and directions), its vocab, and
     the loaded LM run (``rnnlab.tasks.lm.TrainedLM``)."""
     from rnnlab.tasks import lm as lm_task
@@ -188,7 +195,7 @@ def from_pretrained(cfg: Config, device: torch.device) -> tuple[Config, Vocab, A
 
 
 def adapt_lm(
-    trained: Any,
+    trained: TrainedLM,
     data: dict[str, Corpus],
     ft: FinetuneConfig,
     seed: int,
@@ -327,7 +334,9 @@ def train(
             member_metrics.append(m)
         data = splits(cfg.data)
         metrics = {
-            f"{k}_acc": _acc(mean_probabilities(members, data[k].texts, device), data[k].labels)
+            f"{k}_acc": accuracy_of(
+                mean_probabilities(members, data[k].texts, device), data[k].labels
+            )
             for k in ("dev", "test")
         }
         for k in ("dev_acc", "test_acc"):
@@ -335,10 +344,6 @@ def train(
         metrics["seconds"] = sum(m["seconds"] for m in member_metrics)
     (run_dir / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics
-
-
-def _acc(probs: torch.Tensor, labels: list[int]) -> float:
-    return float(((probs > 0.5) == torch.tensor(labels, dtype=torch.bool)).float().mean())
 
 
 class TrainedSentiment:
@@ -362,7 +367,9 @@ class TrainedSentiment:
         if split not in ("train", "dev", "test"):
             raise ValueError(f"sentiment evaluates split train, dev or test, got {split!r}")
         corpus = splits(self.cfg.data)[split]
-        acc = _acc(mean_probabilities(self.members, corpus.texts, self.device), corpus.labels)
+        acc = accuracy_of(
+            mean_probabilities(self.members, corpus.texts, self.device), corpus.labels
+        )
         return {"acc": acc, "n": float(len(corpus))}
 
 
