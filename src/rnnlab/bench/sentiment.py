@@ -40,22 +40,15 @@ def run_fold(cfg: task.Config, fold: int, ensemble: int = 1) -> dict[str, Any]:
     classifiers that differ only in ``train.seed``."""
     cfg = replace(cfg, data=replace(cfg.data, fold=fold))
     cpu = torch.device("cpu")
-    models, members = [], []
-    for i in range(ensemble):
+    if ensemble == 1:
         with tempfile.TemporaryDirectory() as tmp:  # checkpoints keep the best dev step
-            model, vocab, _, metrics = task.train_model(
-                task.member_config(cfg, i), cpu, Path(tmp), False
-            )
-        members.append(metrics)
-        models.append((model, vocab))
-    if ensemble == 1:  # train_model already scored the test fold
-        return members[0]
-    test = task.splits(cfg.data)["test"]
+            return task.train_model(cfg, cpu, Path(tmp), progress=False)[3]
+    m = task.train_ensemble(replace(cfg, ensemble=ensemble), cpu, progress=False)
     return {
-        "test_acc": task.accuracy_of(task.mean_probabilities(models, test.texts, cpu), test.labels),
-        "member_test_acc": [m["test_acc"] for m in members],
-        "dev_acc": statistics.mean(m["dev_acc"] for m in members),
-        "seconds": sum(m["seconds"] for m in members),
+        "test_acc": m["test_acc"],
+        "member_test_acc": [m[f"member{i}_test_acc"] for i in range(ensemble)],
+        "dev_acc": statistics.mean(m[f"member{i}_dev_acc"] for i in range(ensemble)),
+        "seconds": m["seconds"],
     }
 
 

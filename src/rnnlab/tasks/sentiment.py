@@ -32,6 +32,7 @@ their probabilities. Measured figures are in ``docs/sentiment.md``. ``predict`` 
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -315,6 +316,30 @@ def mean_probabilities(
     return torch.stack(probs).mean(0)  # (N,)
 
 
+def train_ensemble(
+    cfg: Config, device: torch.device, run_dir: Path | None = None, progress: bool = True
+) -> dict[str, float]:
+    """``cfg.ensemble`` classifiers (in ``run_dir/member{i}``, or in temporary folders
+    without a ``run_dir``); the dev and test accuracy of their averaged probabilities, each
+    member's own (``member{i}_dev_acc``, ``member{i}_test_acc``) and the training seconds."""
+    members, member_metrics = [], []
+    for i in range(cfg.ensemble):
+        with tempfile.TemporaryDirectory() as tmp:  # checkpoints keep the best dev step
+            where = member_dir(run_dir, i) if run_dir is not None else Path(tmp)
+            model, vocab, _, m = train_model(member_config(cfg, i), device, where, progress)
+        members.append((model, vocab))
+        member_metrics.append(m)
+    data = splits(cfg.data)
+    metrics = {
+        f"{k}_acc": accuracy_of(mean_probabilities(members, data[k].texts, device), data[k].labels)
+        for k in ("dev", "test")
+    }
+    for k in ("dev_acc", "test_acc"):
+        metrics.update({f"member{i}_{k}": m[k] for i, m in enumerate(member_metrics)})
+    metrics["seconds"] = sum(m["seconds"] for m in member_metrics)
+    return metrics
+
+
 def train(
     cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
 ) -> dict[str, float]:
@@ -325,23 +350,7 @@ def train(
     if cfg.ensemble == 1:
         metrics = train_model(cfg, device, run_dir=run_dir, progress=progress)[3]
     else:
-        members, member_metrics = [], []
-        for i in range(cfg.ensemble):
-            model, vocab, _, m = train_model(
-                member_config(cfg, i), device, member_dir(run_dir, i), progress
-            )
-            members.append((model, vocab))
-            member_metrics.append(m)
-        data = splits(cfg.data)
-        metrics = {
-            f"{k}_acc": accuracy_of(
-                mean_probabilities(members, data[k].texts, device), data[k].labels
-            )
-            for k in ("dev", "test")
-        }
-        for k in ("dev_acc", "test_acc"):
-            metrics.update({f"member{i}_{k}": m[k] for i, m in enumerate(member_metrics)})
-        metrics["seconds"] = sum(m["seconds"] for m in member_metrics)
+        metrics = train_ensemble(cfg, device, run_dir, progress)
     (run_dir / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
     return metrics
 
