@@ -20,10 +20,10 @@ from typing import Any
 
 BENCHES: dict[str, str] = {
     "layers": "rnnlab.bench.layers",
-    "generalize": "rnnlab.bench.generalize",
-    "pos": "rnnlab.bench.pos",
-    "sentiment": "rnnlab.bench.sentiment",
-    "caption": "rnnlab.bench.caption",
+    "generalize": "rnnlab.tasks.chomsky.bench",
+    "pos": "rnnlab.tasks.pos.bench",
+    "sentiment": "rnnlab.tasks.sentiment.bench",
+    "caption": "rnnlab.tasks.caption.bench",
 }
 
 PRESETS = Path(__file__).parent / "presets"
@@ -44,8 +44,8 @@ def _preset_path(task: str, name: str) -> Path:
 
 
 def build_config(task: str, args: argparse.Namespace) -> Any:
-    from rnnlab.config import apply_overrides, load_config
     from rnnlab.tasks import get_task
+    from rnnlab.training.config import apply_overrides, load_config
 
     module = get_task(task)
     cfg = load_config(module.Config, _preset_path(task, args.config)) if args.config else None
@@ -63,7 +63,7 @@ def build_config(task: str, args: argparse.Namespace) -> Any:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from rnnlab.tasks import train_task
-    from rnnlab.train import resolve_device
+    from rnnlab.training.loop import resolve_device
 
     cfg = build_config(args.task, args)
     out = (
@@ -138,7 +138,7 @@ def cmd_lecture(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     import tomli_w
 
-    from rnnlab.config import to_dict
+    from rnnlab.training.config import to_dict
 
     cfg = build_config(args.task, args)
     print(tomli_w.dumps({"task": args.task, **to_dict(cfg)}), end="")

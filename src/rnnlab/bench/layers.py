@@ -1,7 +1,7 @@
 """``rnnlab bench layers``: forward+backward time of our layers against torch.nn.
 
 For RNN, GRU and LSTM at each size, times one forward and backward pass (``out.sum()``
-backpropagated to every parameter) of ``torch.nn``, and of ``rnnlab.layers`` with the
+backpropagated to every parameter) of ``torch.nn``, and of ``rnnlab.nn.layers`` with the
 ``fused``, ``explicit`` and ``scripted`` backends, all holding the same weights. After a
 warm-up, the implementations are measured in turn, round after round (so that load from
 other work on the machine hits all of them alike), and each one's median is reported as a
@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rnnlab import layers
+from rnnlab.nn import layers
 
 KINDS: dict[str, tuple[Callable[..., nn.Module], Callable[..., nn.Module]]] = {
     "RNN": (nn.RNN, layers.RNN),

@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from rnnlab.lecture import parity_figures as figures
 from rnnlab.lecture.common import Claim, Context, Experiment
 from rnnlab.lecture.fsm import extract_automaton
-from rnnlab.lecture.parity_models import DenseParity, ParityRNN, handset_parity_rnn
-from rnnlab.tasks import parity as P
-from rnnlab.train import EpochSampler, TrainConfig, fit
+from rnnlab.tasks.parity import task as P
+from rnnlab.tasks.parity.model import DenseParity, ParityRNN, handset_parity_rnn
+from rnnlab.training.loop import EpochSampler, TrainConfig, fit
 
 CHANCE_MAX = 0.55  # "at chance": at most this accuracy (chance is 0.5; 2,000 tests: sd 0.011)
 RNN_HIDDEN = 16  # the RNN of dense_fails (fixed lengths up to 64 train reliably at 16 units)
@@ -60,7 +60,7 @@ def _fit_fixed(
     progress: bool = False,
     desc: str = "train",
 ) -> int:
-    """``rnnlab.train.fit`` over a fixed training set (epochs of shuffled indices).
+    """``rnnlab.training.loop.fit`` over a fixed training set (epochs of shuffled indices).
 
     ``loss_on(indices)`` returns the loss of the examples at ``indices``. Returns the
     number of steps taken.

@@ -14,7 +14,7 @@ import torch
 
 from rnnlab.lecture.common import Context
 from rnnlab.lecture.fsm import Automaton
-from rnnlab.lecture.parity_models import ParityRNN
+from rnnlab.tasks.parity.model import ParityRNN
 
 DPI = 110
 

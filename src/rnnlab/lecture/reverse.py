@@ -1,6 +1,6 @@
 """The lecture's reversal experiments: a synchronous RNN fails, seq2seq and attention succeed.
 
-Reverse a sequence of tokens ``0..K-1`` (``rnnlab.tasks.reverse``: lengths 1..10, K=10):
+Reverse a sequence of tokens ``0..K-1`` (``rnnlab.tasks.reverse.task``: lengths 1..10, K=10):
 
 - ``synchronous_fails`` ("Notebook of Failure Redux"): an RNN that must write ``y_t``
   while it reads ``x_t``. Even told the length in advance, it cannot write the first half
@@ -29,11 +29,11 @@ import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 
-from rnnlab import layers
 from rnnlab.lecture.common import Claim, Context, Experiment
-from rnnlab.seq2seq import Seq2Seq
-from rnnlab.tasks import reverse as task
-from rnnlab.train import TrainConfig, fit, step_generator
+from rnnlab.nn import layers
+from rnnlab.nn.seq2seq import Seq2Seq
+from rnnlab.tasks.reverse import task as task
+from rnnlab.training.loop import TrainConfig, fit, step_generator
 
 K = 10
 MAX_LEN = 10  # training lengths 1..MAX_LEN

@@ -18,8 +18,8 @@ import torch
 from rnnlab.lecture.common import Claim, Context, Experiment
 from rnnlab.lecture.parity import trained_rnn
 from rnnlab.lecture.parity_figures import DPI
-from rnnlab.lecture.parity_models import ParityRNN
-from rnnlab.tasks.parity import evenness
+from rnnlab.tasks.parity.model import ParityRNN
+from rnnlab.tasks.parity.task import evenness
 
 EXAMPLE = [0, 1, 0, 1, 1, 0, 0, 0]  # the lecture's second example: three 1s, so "odd"
 

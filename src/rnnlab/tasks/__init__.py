@@ -3,7 +3,7 @@
 A task module (``rnnlab.tasks.<name>``) defines:
 
 - ``Config``: a frozen dataclass with defaults in code (nested sections such as
-  ``model``, ``data`` and ``train: rnnlab.train.TrainConfig``);
+  ``model``, ``data`` and ``train: rnnlab.training.loop.TrainConfig``);
 - ``train(cfg: Config, run_dir: Path, device: torch.device, progress: bool = True)
   -> dict[str, float]``: trains, writes the run folder (``config.toml`` is written by the
   caller), and returns the final dev metrics;
@@ -22,15 +22,15 @@ from typing import Any, Protocol
 
 import torch
 
-from rnnlab.config import from_dict, load_toml, save_config
+from rnnlab.training.config import from_dict, load_toml, save_config
 
 TASKS: dict[str, str] = {
-    "parity": "rnnlab.tasks.parity",
-    "reverse": "rnnlab.tasks.reverse",
-    "pos": "rnnlab.tasks.pos",
-    "sentiment": "rnnlab.tasks.sentiment",
-    "lm": "rnnlab.tasks.lm",
-    "caption": "rnnlab.tasks.caption",
+    "parity": "rnnlab.tasks.parity.task",
+    "reverse": "rnnlab.tasks.reverse.task",
+    "pos": "rnnlab.tasks.pos.task",
+    "sentiment": "rnnlab.tasks.sentiment.task",
+    "lm": "rnnlab.tasks.lm.task",
+    "caption": "rnnlab.tasks.caption.task",
 }
 
 
@@ -86,7 +86,7 @@ def read_run_config(run_dir: str | Path) -> tuple[str, Any]:
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "auto") -> Trained:
-    from rnnlab.train import resolve_device
+    from rnnlab.training.loop import resolve_device
 
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     name, cfg = read_run_config(run_dir)

@@ -1,0 +1,1 @@
+"""The lesson's building blocks: cells, layers, attention, seq2seq, decoding, the CRF."""

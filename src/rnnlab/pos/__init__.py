@@ -1,1 +1,0 @@
-"""Part-of-speech tagging: CoNLL-U reading, a word + character BiLSTM tagger, a CRF."""

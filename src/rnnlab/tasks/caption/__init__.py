@@ -1,0 +1,1 @@
+"""The caption task: see ``rnnlab.tasks.caption.task``."""

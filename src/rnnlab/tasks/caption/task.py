@@ -1,0 +1,429 @@
+"""Caption generation: one image in, a sentence out (one-to-many).
+
+Data (``data.name``): ``shapes`` (built in, generated scenes), ``openmoji`` (emoji →
+their names, ``../shared/data/openmoji``) or ``coco`` (any COCO-style captions folder;
+``../shared/data/coco-captions-mini`` is a smoke test). One example, exactly as the
+model sees it (shapes; the ids are those of the benchmark run's vocabulary)::
+
+    image    (32, 32, 3) uint8 RGB       a large red circle left of a small blue square
+    tokens   a large red circle left of a small blue square           (lower-cased)
+    inputs   <s>  a  large  red  circle  left  of  a  small  blue  square
+             [2,  4, 5,     14,  13,     7,    8,  4, 6,     15,   10]
+    targets  a    large red circle left of a small blue square </s>
+             [4,  5,    14, 13,    7,   8, 4, 6,    15,  10,    3]
+
+The loss is the cross-entropy of ``targets`` (padding ignored). Decoding starts from
+``<s>`` and the image's state and runs greedy or beam search (``rnnlab.nn.decoding``) until
+``</s>``. ``evaluate`` reports exact match (the generated tokens equal one reference's),
+corpus BLEU-4 (sacrebleu, on lower-cased tokens, all references) and, measured in the same
+run, two baselines: the caption of the nearest training image (pixel distance) and the
+most frequent training caption. ``shapes`` has a ``heldout`` split of scenes with
+colour-kind pairs never seen in training.
+
+    rnnlab train caption --data openmoji --out runs/cap-emoji
+    rnnlab eval runs/cap-emoji --split test
+    rnnlab predict runs/cap-emoji some.png other.svg --beam 3
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sacrebleu
+import torch
+import torch.nn.functional as F
+
+from rnnlab.nn import decoding
+from rnnlab.nn.vocab import BOS, EOS, PAD, UNK, Vocab
+from rnnlab.tasks.caption import coco, openmoji, shapes
+from rnnlab.tasks.caption.data import CaptionSet, caption_tokens, detokenize, load_image
+from rnnlab.tasks.caption.model import Captioner, ModelConfig
+from rnnlab.training.loop import EpochSampler, TrainConfig, fit, seed_everything, step_generator
+
+DATASETS = ("shapes", "openmoji", "coco")
+DEFAULT_SIZE = {"shapes": shapes.DEFAULT_SIZE, "openmoji": openmoji.DEFAULT_SIZE, "coco": 64}
+RUN_INFO = "caption.json"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "shapes"  # shapes | openmoji | coco
+    dir: str = ""  # "" = the default data root
+    image_size: int = 0  # 0 = the data set's default (shapes 48, openmoji 48, coco 64)
+    seed: int = 0  # the split (openmoji, coco) or the scenes (shapes)
+    dev_size: int = 500  # shapes: dev scenes
+    test_size: int = 1000  # shapes: test scenes, and as many held-out scenes
+    pool_size: int = 5000  # shapes: training scenes the nearest-image baseline searches
+    shift: int = 2  # augmentation of stored images: random shift by up to this many pixels
+    min_freq: int = 1  # words rarer than this in training captions become <unk>
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    beam: int = 3  # 1 = greedy; 3 with alpha 0 was best on OpenMoji dev (docs/captions.md)
+    alpha: float = 0.0  # length normalization: score = log p / length ** alpha
+    max_len: int = 0  # 0 = the longest training caption + 2
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            lr=2e-3, steps=1200, batch_size=64, eval_every=250, schedule="cosine", warmup=100
+        )
+    )
+
+
+# ---------------------------------------------------------------- data
+
+
+def image_size(cfg: DataConfig) -> int:
+    return cfg.image_size or DEFAULT_SIZE[check_name(cfg.name)]
+
+
+def check_name(name: str) -> str:
+    if name not in DATASETS:
+        raise ValueError(f"data.name expects one of {', '.join(DATASETS)}, got {name!r}")
+    return name
+
+
+def load_splits(cfg: DataConfig, which: Sequence[str]) -> dict[str, CaptionSet]:
+    """The named splits. ``shapes``' train split is the baseline's pool of scenes."""
+    size = image_size(cfg)
+    if cfg.name == "shapes":
+        n = {"train": cfg.pool_size, "dev": cfg.dev_size, "test": cfg.test_size}
+        n["heldout"] = cfg.test_size
+        for s in which:
+            if s not in n:
+                raise ValueError(f"shapes has splits {', '.join(n)}, not {s!r}")
+        return {s: shapes.generate(n[s], cfg.seed, s, size) for s in which}
+    full = openmoji.load(cfg.dir, size) if cfg.name == "openmoji" else coco.load(cfg.dir, size)
+    parts = openmoji.split(len(full), cfg.seed)
+    for s in which:
+        if s not in parts:
+            raise ValueError(f"{cfg.name} has splits train, dev, test, not {s!r}")
+    return {s: full.subset(parts[s]) for s in which}
+
+
+def build_vocab(train: CaptionSet, min_freq: int) -> Vocab:
+    seqs = (caption_tokens(c) for refs in train.captions for c in refs)
+    return Vocab.build(seqs, min_freq=min_freq, specials=(PAD, UNK, BOS, EOS))
+
+
+def encode(vocab: Vocab, captions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Teacher-forcing ``inputs`` and ``targets``, both ``(B, T)``, padded with ``<pad>``."""
+    seqs = [vocab.encode(caption_tokens(c)) for c in captions]
+    t = max(len(s) for s in seqs) + 1
+    inputs = torch.full((len(seqs), t), vocab.pad_id, dtype=torch.long)  # (B, T)
+    targets = torch.full((len(seqs), t), vocab.pad_id, dtype=torch.long)  # (B, T)
+    for i, s in enumerate(seqs):
+        inputs[i, : len(s) + 1] = torch.tensor([vocab.id(BOS), *s])
+        targets[i, : len(s) + 1] = torch.tensor([*s, vocab.id(EOS)])
+    return inputs, targets
+
+
+def shift_images(images: np.ndarray, max_shift: int, g: torch.Generator) -> np.ndarray:
+    """Translate each image by up to ``max_shift`` pixels, filling with white."""
+    if max_shift <= 0:
+        return images
+    n, s = images.shape[0], images.shape[1]
+    padded = np.pad(
+        images, ((0, 0), (max_shift,) * 2, (max_shift,) * 2, (0, 0)), constant_values=255
+    )
+    offs = torch.randint(0, 2 * max_shift + 1, (n, 2), generator=g).tolist()
+    return np.stack(
+        [padded[i, y : y + s, x : x + s] for i, (y, x) in enumerate(offs)]
+    )  # (B, S, S, 3)
+
+
+# ---------------------------------------------------------------- decoding and scoring
+
+
+def caption_batch(
+    model: Captioner,
+    images: np.ndarray,
+    vocab: Vocab,
+    max_len: int,
+    beam: int = 1,
+    alpha: float = 0.7,
+    batch_size: int = 256,
+) -> list[list[decoding.Hypothesis]]:
+    """The best captions of each image: one (greedy) or ``beam`` (beam search) each."""
+    device = next(model.parameters()).device
+    bos, eos = vocab.id(BOS), vocab.id(EOS)
+    out: list[list[decoding.Hypothesis]] = []
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = torch.from_numpy(images[start : start + batch_size]).to(device)  # (B, S, S, 3)
+            state = model.start(x)
+            if beam <= 1:
+                hyps = decoding.greedy(model.log_probs, state, bos, eos, len(x), max_len)
+                out.extend([h] for h in hyps)
+                continue
+            for i in range(len(x)):
+                one = decoding.select_state(state, torch.tensor([i]))
+                out.append(
+                    decoding.beam_search(model.log_probs, one, bos, eos, beam, max_len, alpha)
+                )
+    return out
+
+
+def score(hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Exact match (tokens equal to any reference) and corpus BLEU-4 over token strings."""
+    ref_tokens = [[caption_tokens(r) for r in rs] for rs in refs]
+    exact = sum(any(list(h) == r for r in rs) for h, rs in zip(hyps, ref_tokens, strict=True))
+    width = max(len(rs) for rs in ref_tokens)
+    streams = [
+        [" ".join(rs[k]) if k < len(rs) else None for rs in ref_tokens] for k in range(width)
+    ]
+    bleu = sacrebleu.corpus_bleu([" ".join(h) for h in hyps], streams)  # type: ignore[arg-type]
+    return {"exact": exact / max(1, len(hyps)), "bleu": float(bleu.score)}
+
+
+def nearest_captions(train: CaptionSet, images: np.ndarray, chunk: int = 512) -> list[list[str]]:
+    """Baseline: the first caption of the training image nearest in pixel distance."""
+    a = torch.from_numpy(train.images).flatten(1).float()  # (N, D)
+    a_sq = (a * a).sum(1)  # (N,)
+    out: list[list[str]] = []
+    for start in range(0, len(images), chunk):
+        b = torch.from_numpy(images[start : start + chunk]).flatten(1).float()  # (n, D)
+        dist = a_sq[None, :] - 2 * b @ a.T  # (n, N): |a|^2 - 2ab, |b|^2 is constant per row
+        for j in dist.argmin(1).tolist():
+            out.append(caption_tokens(train.captions[j][0]))
+    return out
+
+
+def most_frequent_caption(train: CaptionSet) -> list[str]:
+    """Baseline: the most frequent training caption (ties: the alphabetically first)."""
+    counts = Counter(" ".join(caption_tokens(c)) for refs in train.captions for c in refs)
+    best = max(counts.values())
+    return min(c for c, n in counts.items() if n == best).split()
+
+
+def held_out_recall(hyps: Sequence[Sequence[str]], refs: Sequence[Sequence[str]]) -> float:
+    """shapes: the share of held-out colour-kind mentions in the references that the
+    generated captions also name (counted with multiplicity)."""
+    want = found = 0
+    for h, rs in zip(hyps, refs, strict=True):
+        r = Counter(shapes.held_out_mentions(rs[0].lower()))
+        g = Counter(shapes.held_out_mentions(" ".join(h)))
+        want += sum(r.values())
+        found += sum((r & g).values())
+    return found / max(1, want)
+
+
+def save_samples(
+    path: Path,
+    images: np.ndarray,
+    hyps: Sequence[Sequence[str]],
+    refs: Sequence[Sequence[str]],
+    n: int = 16,
+    title: str = "",
+) -> Path:
+    """A grid of images with the generated (top) and the true (bottom) caption."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = min(n, len(images))
+    cols = min(4, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i in range(n):
+        ax = axes.flat[i]
+        ax.imshow(images[i], interpolation="nearest")
+        gen, true = detokenize(hyps[i]), detokenize(caption_tokens(refs[i][0]))
+        colour = "green" if list(hyps[i]) == caption_tokens(refs[i][0]) else "red"
+        ax.set_title(_wrap("gen: " + gen), fontsize=7, color=colour)
+        ax.text(0.5, -0.04, _wrap("true: " + true), fontsize=7, ha="center", va="top",
+                transform=ax.transAxes)  # fmt: skip
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _wrap(text: str, width: int = 42) -> str:
+    lines, cur = [], ""
+    for word in text.split():
+        if cur and len(cur) + 1 + len(word) > width:
+            lines.append(cur)
+            cur = word
+        else:
+            cur = f"{cur} {word}" if cur else word
+    return "\n".join([*lines, cur])
+
+
+# ---------------------------------------------------------------- the task contract
+
+
+class CaptionTrained:
+    """A trained captioner with its vocabulary: ``predict`` image paths, ``evaluate``."""
+
+    def __init__(
+        self, model: Captioner, vocab: Vocab, cfg: Config, run_dir: Path, max_len: int
+    ) -> None:
+        self.model, self.vocab, self.cfg, self.run_dir = model, vocab, cfg, run_dir
+        self.max_len = max_len
+        self._splits: dict[str, CaptionSet] = {}
+
+    def caption(
+        self, images: np.ndarray, beam: int | None = None, alpha: float | None = None
+    ) -> list[list[decoding.Hypothesis]]:
+        k = self.cfg.decode.beam if beam is None else beam
+        if k < 1:
+            raise ValueError(f"beam size must be at least 1, got {k}")
+        a = self.cfg.decode.alpha if alpha is None else alpha
+        return caption_batch(self.model, images, self.vocab, self.max_len, k, a)
+
+    def predict(self, inputs: list[str], **options: Any) -> list[str]:
+        """One line per image path: the caption, or with ``beam=k`` (k > 1) the k best as
+        ``caption (score) | caption (score) | ...``, scores being length-normalized log p."""
+        unknown = set(options) - {"beam"}
+        if unknown:
+            raise ValueError(f"caption predict takes the option beam, not {sorted(unknown)}")
+        size = image_size(self.cfg.data)
+        images = np.stack([load_image(p, size) for p in inputs])  # (B, S, S, 3)
+        beam = options.get("beam")
+        results = self.caption(images, beam)
+        if beam is None or beam <= 1:
+            return [detokenize(self.vocab.decode(h[0].tokens)) for h in results]
+        return [
+            " | ".join(f"{detokenize(self.vocab.decode(h.tokens))} ({h.score:.3f})" for h in hs)
+            for hs in results
+        ]
+
+    def split(self, name: str) -> CaptionSet:
+        if name not in self._splits:
+            self._splits[name] = load_splits(self.cfg.data, [name])[name]
+        return self._splits[name]
+
+    def evaluate(
+        self,
+        split: str = "dev",
+        figure: bool = True,
+        beam: int | None = None,
+        alpha: float | None = None,
+    ) -> dict[str, float]:
+        """Exact match and BLEU-4 of the model and of both baselines on ``split``; saves
+        ``samples-<split>.png`` in the run folder when ``figure``. ``beam`` and ``alpha``
+        default to the run's ``decode`` settings."""
+        data, train = self.split(split), self.split("train")
+        t0 = time.perf_counter()
+        found = self.caption(data.images, beam, alpha)
+        hyps = [self.vocab.decode(h[0].tokens) for h in found]
+        seconds = time.perf_counter() - t0
+        metrics = score(hyps, data.captions)
+        nn = score(nearest_captions(train, data.images), data.captions)
+        mfc = score([most_frequent_caption(train)] * len(data), data.captions)
+        out = {**metrics, "n": float(len(data)), "decode_seconds": round(seconds, 3)}
+        out.update({f"nearest_{k}": v for k, v in nn.items()})
+        out.update({f"frequent_{k}": v for k, v in mfc.items()})
+        if self.cfg.data.name == "shapes" and split == "heldout":
+            out["heldout_pair_recall"] = held_out_recall(hyps, data.captions)
+        if figure:
+            title = (
+                f"{self.cfg.data.name} {split}: exact {out['exact']:.3f}, BLEU {out['bleu']:.1f}"
+            )
+            save_samples(self.run_dir / f"samples-{split}.png", data.images, hyps, data.captions,
+                         title=title)  # fmt: skip
+        return out
+
+
+def _build(cfg: Config, vocab: Vocab) -> Captioner:
+    banned = (vocab.pad_id, vocab.unk_id, vocab.id(BOS))
+    return Captioner(len(vocab), cfg.model, banned=banned)
+
+
+def train(
+    cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
+) -> dict[str, float]:
+    check_name(cfg.data.name)
+    seed_everything(cfg.train.seed)
+    size = image_size(cfg.data)
+    splits = load_splits(cfg.data, ["train", "dev"])
+    train_set, dev = splits["train"], splits["dev"]
+    vocab = build_vocab(train_set, cfg.data.min_freq)
+    longest = max(len(caption_tokens(c)) for refs in train_set.captions for c in refs)
+    max_len = cfg.decode.max_len or longest + 2
+    run_dir.mkdir(parents=True, exist_ok=True)
+    vocab.save(run_dir / "vocab.json")
+    info = {"max_len": max_len, "image_size": size, "train_images": len(train_set)}
+    (run_dir / RUN_INFO).write_text(json.dumps(info, indent=1))
+    model = _build(cfg, vocab).to(device)
+    sampler = EpochSampler(len(train_set), cfg.train.batch_size, cfg.train.seed)
+
+    def batch_fn(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if cfg.data.name == "shapes":
+            b = shapes.train_batch(cfg.data.seed, step, cfg.train.batch_size, size)
+            images, captions = b.images, [c[0] for c in b.captions]
+        else:
+            idx = sampler.indices(step).tolist()
+            g = step_generator(cfg.train.seed, step)
+            pick = torch.randint(0, 1 << 30, (len(idx),), generator=g).tolist()
+            captions = [
+                train_set.captions[i][p % len(train_set.captions[i])]
+                for i, p in zip(idx, pick, strict=True)
+            ]
+            images = shift_images(train_set.images[idx], cfg.data.shift, g)
+        inputs, targets = encode(vocab, captions)
+        return torch.from_numpy(images).to(device), inputs.to(device), targets.to(device)
+
+    def loss_fn(m: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        images, inputs, targets = batch
+        logits = m(images, inputs)  # (B, T, V)
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=vocab.pad_id)
+
+    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
+        assert isinstance(m, Captioner)
+        hyps = caption_batch(m, dev.images, vocab, max_len)
+        return score([vocab.decode(h[0].tokens) for h in hyps], dev.captions)
+
+    result = fit(
+        model, cfg.train, batch_fn, loss_fn, eval_fn, run_dir=run_dir, metric="bleu",
+        progress=progress, desc=f"caption {cfg.data.name}",
+    )  # fmt: skip
+    trained = CaptionTrained(model, vocab, cfg, run_dir, max_len)
+    trained._splits = dict(splits)
+    metrics = trained.evaluate("dev")
+    metrics.update(
+        train_seconds=round(result.seconds, 1),
+        threads=float(torch.get_num_threads()),
+        best_step=float(result.best_step),
+    )
+    return metrics
+
+
+def load(run_dir: Path, cfg: Config, device: torch.device) -> CaptionTrained:
+    from rnnlab.training.checkpoint import load_weights
+
+    check_name(cfg.data.name)
+    vocab = Vocab.load(run_dir / "vocab.json")
+    info_path = run_dir / RUN_INFO
+    if not info_path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a caption run folder: {RUN_INFO} is missing")
+    try:
+        info = json.loads(info_path.read_text())
+        max_len = int(info["max_len"])
+    except (json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
+        raise ValueError(f"{info_path}: damaged run information: {exc}") from exc
+    model = _build(cfg, vocab)
+    load_weights(model, run_dir / "model.safetensors")
+    model.to(device).eval()
+    return CaptionTrained(model, vocab, cfg, run_dir, max_len)

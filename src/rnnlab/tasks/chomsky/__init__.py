@@ -1,0 +1,1 @@
+"""The chomsky task: see ``rnnlab.tasks.chomsky.task``."""

@@ -1,0 +1,1 @@
+"""The lm task: see ``rnnlab.tasks.lm.task``."""

@@ -1,0 +1,1 @@
+"""The parity task: see ``rnnlab.tasks.parity.task``."""

@@ -1,0 +1,370 @@
+"""Parity in the lecture's encoding: after each bit, is the number of 1s so far even?
+
+Data is generated, seeded, never stored. A sequence is a string of bits; the target
+after each input is its running *evenness*: 1 when the sum so far is even, 0 when odd.
+Two shapes: a target per step (``data.target = "every"``, many-to-many) or the final
+target only (``"final"``, many-to-one). The lecture's two examples::
+
+    input     0 0 1 0 1 0 0 0              input     0 1 0 1 1 0 0 0
+    every     1 1 0 0 1 1 1 1              every     1 0 0 1 0 0 0 0
+    final                   1              final                   0
+
+A batch of those two, plus ``1 1`` to show the padding, as tensors::
+
+    x        [[0,0,1,0,1,0,0,0], [0,1,0,1,1,0,0,0], [1,1,0,0,0,0,0,0]]  (B, T) float
+    y        [[1,1,0,0,1,1,1,1], [1,0,0,1,0,0,0,0], [0,1,0,0,0,0,0,0]]  (B, T) float
+    lengths  [8, 8, 2]                                                   (B,)
+
+Positions at and after a sequence's length are 0 in ``x`` and ``y`` and masked out of
+every loss and score. Every sequence belongs to exactly one split, fixed by a hash of its
+bits (10% test, 10% dev, 80% train), so dev and test sequences are never trained on;
+lengths with fewer than 64 possible sequences (2^L < 64, L <= 5) are in every split.
+
+``rnnlab predict RUN_DIR "0 1 1 0 1"`` prints the evenness after each input,
+``1 0 1 1 0`` (a ``final`` model prints only the last one, ``0``). Inputs are bits
+separated by spaces (``"01101"`` is read the same); an empty line or any other token is
+an error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from rnnlab.tasks.parity.model import ParityRNN
+from rnnlab.training.checkpoint import load_weights
+from rnnlab.training.loop import TrainConfig, fit, step_generator
+
+SPLITS = {"test": 0, "dev": 1}  # hash bucket of each held-out split; buckets 2..9 train
+_P = 2_147_483_647  # a prime modulus for the sequence hash
+_C = 1_000_003  # its multiplier
+SHARED_BELOW = 64  # lengths with fewer possible sequences than this are in every split
+TARGETS = ("every", "final")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dir: str = ""  # unused: parity sequences are generated, not read
+    target: str = "every"  # every (a target per step) | final (the last target only)
+    min_len: int = 1
+    max_len: int = 20
+    dev_size: int = 1000
+    test_size: int = 2000
+    long_len: int = 200  # ``evaluate("long")`` scores test sequences of this length
+    seed: int = 1234  # the dev/test sets' sampling seed (the split itself is fixed)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    hidden: int = 8
+    nonlinearity: str = "tanh"  # tanh | relu (an Elman RNN)
+    backend: str = "fused"  # explicit | scripted | fused
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            steps=4000, batch_size=64, lr=0.02, eval_every=100, log_every=100
+        )
+    )
+    # Stop once every dev target is right with a logit of at least this size (6: p > 0.997).
+    # A confident solution saturates the state, which is what carries it to longer inputs.
+    margin: float = 6.0
+
+
+# --- data ------------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor  # (B, T) float bits, 0 after each sequence's end
+    y: torch.Tensor  # (B, T) float evenness after each input, 0 after the end
+    lengths: torch.Tensor  # (B,) int64
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """True at real steps: ``(B, T)``."""
+        return torch.arange(self.x.shape[1]).unsqueeze(0) < self.lengths.unsqueeze(1)
+
+    @property
+    def final(self) -> torch.Tensor:
+        """The evenness of each whole sequence: ``(B,)``."""
+        return self.y[torch.arange(self.y.shape[0]), self.lengths - 1]
+
+
+def evenness(bits: torch.Tensor) -> torch.Tensor:
+    """1.0 where the running sum is even, 0.0 where odd: ``(..., T) -> (..., T)``."""
+    return (bits.long().cumsum(-1) % 2 == 0).float()
+
+
+def make_batch(bits: torch.Tensor, lengths: torch.Tensor) -> Batch:
+    """Targets for right-padded ``bits`` ``(B, T)``; padding is zeroed in ``x`` and ``y``."""
+    real = torch.arange(bits.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
+    x = bits.float() * real  # (B, T)
+    y = evenness(x) * real  # (B, T)
+    return Batch(x, y, lengths.long())
+
+
+def parse_line(line: str, where: str = "input") -> list[int]:
+    """``"0 1 1"`` (or ``"011"``) -> ``[0, 1, 1]``; anything else is a clear error."""
+    parts = line.split()
+    if len(parts) == 1 and len(parts[0]) > 1 and set(parts[0]) <= {"0", "1"}:
+        parts = list(parts[0])  # compact form "01101"
+    if not parts:
+        raise ValueError(f"{where} is empty: expected bits 0 or 1 separated by spaces")
+    out = []
+    for i, p in enumerate(parts, 1):
+        if p not in ("0", "1"):
+            raise ValueError(f"{where}, token {i}: parity inputs are bits 0 or 1, got {p!r}")
+        out.append(int(p))
+    return out
+
+
+def encode(seqs: Sequence[Sequence[int]]) -> Batch:
+    """Bit lists -> a padded ``Batch``; a non-bit or an empty sequence is a ValueError."""
+    if not seqs:
+        raise ValueError("encode needs at least one sequence")
+    for i, s in enumerate(seqs):
+        if len(s) == 0:
+            raise ValueError(f"sequence {i} is empty: parity needs at least one bit")
+        bad = [v for v in s if v not in (0, 1) or isinstance(v, bool)]
+        if bad:
+            raise ValueError(f"sequence {i}: parity inputs are bits 0 or 1, got {bad[0]!r}")
+    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)  # (B,)
+    bits = torch.zeros(len(seqs), int(lengths.max()))  # (B, T)
+    for i, s in enumerate(seqs):
+        bits[i, : len(s)] = torch.tensor(list(s), dtype=torch.float)
+    return make_batch(bits, lengths)
+
+
+@functools.lru_cache(maxsize=64)
+def _powers(steps: int) -> torch.Tensor:
+    out = [1]
+    for _ in range(steps):
+        out.append(out[-1] * _C % _P)
+    return torch.tensor(out, dtype=torch.long)  # (T + 1,)
+
+
+def bucket_of(bits: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """A hash bucket ``0..9`` per sequence, from its bits and length only: ``(B,)``.
+
+    The hash is Horner's rule ``h = L; h = (h * c + bit + 1) mod P`` over the real steps,
+    written out as ``L c^L + sum_i (bit_i + 1) c^(L-1-i)`` so that it takes a few tensor
+    operations instead of a loop over time.
+    """
+    steps = bits.shape[1]
+    powers = _powers(steps)  # (T + 1,): c^j mod P
+    lengths = lengths.long()
+    exponent = lengths.unsqueeze(1) - 1 - torch.arange(steps)  # (B, T): L - 1 - i
+    real = exponent >= 0  # (B, T)
+    terms = (bits.long() + 1) * powers[exponent.clamp(min=0)] % _P * real  # (B, T)
+    h = (lengths * powers[lengths] + terms.sum(1)) % _P  # (B,)
+    return (h * 2_654_435_761) % 2**32 % 10  # (B,)
+
+
+def sample_split(
+    n: int, split: str | None, min_len: int, max_len: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` random sequences of one split (``train``, ``dev``, ``test``; None: any).
+
+    Lengths are uniform in ``min_len..max_len``, bits fair coins; each row keeps its
+    drawn length and redraws its bits until they fall in the split. Returns
+    ``(bits (n, max_len), lengths (n,))`` with 0 after each length.
+    """
+    if not 1 <= min_len <= max_len:
+        raise ValueError(f"lengths must satisfy 1 <= min_len <= max_len, got {min_len}..{max_len}")
+    if split is not None and split != "train" and split not in SPLITS:
+        raise ValueError(f"split expects train, dev or test, got {split!r}")
+    lengths = torch.randint(min_len, max_len + 1, (n,), generator=gen)  # (n,)
+    real = torch.arange(max_len).unsqueeze(0) < lengths.unsqueeze(1)  # (n, T)
+    bits = torch.randint(0, 2, (n, max_len), generator=gen) * real  # (n, T)
+    if split is None:
+        return bits, lengths
+    shared = 2.0 ** lengths.double() < SHARED_BELOW  # (n,)
+    todo = torch.ones(n, dtype=torch.bool)  # (n,)
+    for _ in range(10_000):
+        b = bucket_of(bits[todo], lengths[todo])  # (m,): only the rows still to place
+        ok = shared[todo] | ((b >= 2) if split == "train" else (b == SPLITS[split]))  # (m,)
+        todo[todo.clone()] = ~ok
+        if not bool(todo.any()):
+            return bits, lengths
+        redraw = torch.randint(0, 2, (int(todo.sum()), max_len), generator=gen)  # (m, T)
+        bits[todo] = redraw * real[todo]
+    raise ValueError(  # pragma: no cover - the split is never empty above SHARED_BELOW
+        f"could not draw {split} sequences of lengths {min_len}..{max_len}"
+    )
+
+
+def sample_batch(n: int, split: str | None, min_len: int, max_len: int, seed: int) -> Batch:
+    """A seeded batch of ``n`` sequences of one split."""
+    gen = torch.Generator().manual_seed(seed)
+    return make_batch(*sample_split(n, split, min_len, max_len, gen))
+
+
+def fixed_set(cfg: DataConfig, split: str, n: int, lo: int = 0, hi: int = 0) -> Batch:
+    """The seeded dev/test set (lengths ``lo..hi``, default the training range)."""
+    lo, hi = lo or cfg.min_len, hi or cfg.max_len
+    seed = cfg.seed * 7 + SPLITS.get(split, 5) * 1000 + lo * 31 + hi
+    # beyond the training lengths every sequence is unseen: no split needed
+    return sample_batch(n, split if lo <= cfg.max_len else None, lo, hi, seed)
+
+
+# --- loss and scores -------------------------------------------------------------------
+
+
+def loss_of(model: ParityRNN, batch: Batch, target: str) -> torch.Tensor:
+    """Binary cross-entropy on every real step (``every``) or on the last one (``final``)."""
+    logits, _ = model(batch.x)  # (B, T)
+    if target == "final":
+        last = logits[torch.arange(logits.shape[0]), batch.lengths - 1]  # (B,)
+        return F.binary_cross_entropy_with_logits(last, batch.final)
+    per_step = F.binary_cross_entropy_with_logits(logits, batch.y, reduction="none")  # (B, T)
+    mask = batch.mask
+    return (per_step * mask).sum() / mask.sum()
+
+
+@torch.no_grad()
+def score(model: ParityRNN, batch: Batch, target: str = "every") -> dict[str, float]:
+    """Accuracy, the fraction of sequences with every scored step right, and the margin.
+
+    ``margin`` is the smallest signed logit over the scored steps (positive = all right).
+    """
+    was_training = model.training
+    model.eval()
+    logits, _ = model(batch.x)  # (B, T)
+    model.train(was_training)
+    signed = (2 * batch.y - 1) * logits  # (B, T): > 0 where right
+    if target == "final":
+        last = signed[torch.arange(signed.shape[0]), batch.lengths - 1]  # (B,)
+        right = last > 0
+        return {
+            "acc": float(right.float().mean()),
+            "seq_acc": float(right.float().mean()),
+            "margin": float(last.min()),
+        }
+    mask = batch.mask
+    right = (signed > 0) | ~mask  # (B, T)
+    return {
+        "acc": float(((signed > 0) & mask).sum() / mask.sum()),
+        "seq_acc": float(right.all(dim=1).float().mean()),
+        "margin": float(signed.masked_fill(~mask, float("inf")).min()),
+    }
+
+
+# --- training --------------------------------------------------------------------------
+
+
+def build_model(cfg: Config) -> ParityRNN:
+    m = cfg.model
+    return ParityRNN(m.hidden, nonlinearity=m.nonlinearity, backend=m.backend)
+
+
+def train_model(
+    cfg: Config,
+    device: torch.device,
+    run_dir: Path | None = None,
+    progress: bool = True,
+    desc: str = "parity",
+) -> tuple[ParityRNN, dict[str, float], list[dict[str, float]]]:
+    """Train a fresh model on fresh train-split batches; stop once dev is confidently right.
+
+    Returns the model (the best on dev), its dev metrics and the training history.
+    """
+    d = cfg.data
+    if d.target not in TARGETS:
+        raise ValueError(f"data.target expects every or final, got {d.target!r}")
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg).to(device)
+    dev = _to(fixed_set(d, "dev", d.dev_size), device)
+
+    def batch_fn(step: int) -> Batch:
+        gen = step_generator(cfg.train.seed, step)
+        bits, lengths = sample_split(cfg.train.batch_size, "train", d.min_len, d.max_len, gen)
+        return _to(make_batch(bits, lengths), device)
+
+    def loss_fn(m: torch.nn.Module, b: Batch) -> torch.Tensor:
+        assert isinstance(m, ParityRNN)
+        return loss_of(m, b, d.target)
+
+    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
+        assert isinstance(m, ParityRNN)
+        return score(m, dev, d.target)
+
+    result = fit(
+        model, cfg.train, batch_fn, loss_fn, eval_fn,
+        run_dir=run_dir, metric="margin", progress=progress, desc=desc,
+        stop_fn=lambda r: r["margin"] >= cfg.margin,
+    )  # fmt: skip
+    model.eval()
+    final = eval_fn(model)
+    metrics = {**final, "steps": float(result.steps), "seconds": result.seconds}
+    return model, metrics, result.history
+
+
+def _to(b: Batch, device: torch.device) -> Batch:
+    return Batch(b.x.to(device), b.y.to(device), b.lengths.to(device))
+
+
+def train(
+    cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
+) -> dict[str, float]:
+    _, metrics, _ = train_model(cfg, device, run_dir=run_dir, progress=progress)
+    (run_dir / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+class ParityModel:
+    """A trained parity model: ``predict(["0 1 1 0 1"]) == ["1 0 1 1 0"]``."""
+
+    def __init__(self, model: ParityRNN, cfg: Config, device: torch.device) -> None:
+        self.model, self.cfg, self.device = model, cfg, device
+
+    def predict(self, inputs: list[str], **options: Any) -> list[str]:
+        if options:
+            raise ValueError(f"parity predict takes no options, got {sorted(options)}")
+        seqs = [parse_line(line, f"input line {i}") for i, line in enumerate(inputs, 1)]
+        if not seqs:
+            return []
+        batch = _to(encode(seqs), self.device)
+        self.model.eval()
+        with torch.no_grad():
+            logits, _ = self.model(batch.x)  # (B, T)
+        bits = (logits > 0).long().cpu()  # (B, T)
+        if self.cfg.data.target == "final":
+            return [
+                str(int(row[n - 1])) for row, n in zip(bits, batch.lengths.tolist(), strict=True)
+            ]
+        return [
+            " ".join(str(v) for v in row[:n].tolist())
+            for row, n in zip(bits, batch.lengths.tolist(), strict=True)
+        ]
+
+    def evaluate(self, split: str = "dev") -> dict[str, float]:
+        """Accuracy on ``dev`` or ``test`` (training lengths, sequences never trained on)
+        or ``long`` (test sequences of length ``data.long_len``)."""
+        d = self.cfg.data
+        if split == "long":
+            batch = fixed_set(d, "test", d.test_size // 4, d.long_len, d.long_len)
+        elif split in SPLITS:
+            batch = fixed_set(d, split, d.dev_size if split == "dev" else d.test_size)
+        else:
+            raise ValueError(f"parity evaluates split dev, test or long, got {split!r}")
+        r = score(self.model, _to(batch, self.device), d.target)
+        return {**r, "n": float(batch.x.shape[0])}
+
+
+def load(run_dir: Path, cfg: Config, device: torch.device) -> ParityModel:
+    model = build_model(cfg).to(device)
+    load_weights(model, Path(run_dir) / "model.safetensors")
+    model.eval()
+    return ParityModel(model, cfg, device)

@@ -1,0 +1,1 @@
+"""The pos task: see ``rnnlab.tasks.pos.task``."""

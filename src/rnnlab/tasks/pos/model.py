@@ -1,0 +1,154 @@
+"""A word + character BiLSTM tagger (many-to-many: one tag per input word).
+
+Each word is represented by two vectors, concatenated:
+
+- a word embedding, looked up by the word's id (``<unk>`` for words not seen in training);
+- a character model of its spelling, so that an unseen word still gets a vector built
+  from its letters (capitals, suffixes like *-ly*, *-ing*, digits, hyphens). Either a
+  character BiLSTM (its final forward and backward states) or a character CNN (filters
+  of width 3, max-pooled over the word's characters).
+
+A bidirectional LSTM (``rnnlab.nn.layers.LSTM`` with ``lengths``) reads the sentence, and a
+linear layer turns each position's output into a score per tag: a softmax over tags,
+or, with ``crf=True``, the emissions of a ``CRF`` decoded jointly by Viterbi.
+
+The character model runs once per distinct word form in the batch, not once per token:
+``chars`` holds the U distinct forms of the batch and ``word_types`` (B, T) says which of
+them sits at each position.
+Shapes: B batch, T words, U distinct forms, C characters, E embedding, H hidden, K tags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnlab.nn.crf import CRF
+from rnnlab.nn.layers import LSTM
+
+CHAR_MODELS = ("lstm", "cnn")
+
+
+@dataclass
+class TaggerInput:
+    """A padded batch of sentences, as ids (see ``rnnlab.tasks.pos.task.make_batch``)."""
+
+    words: Tensor  # (B, T) word ids, PAD (0) after each sentence
+    lengths: Tensor  # (B,) words per sentence
+    chars: Tensor  # (U, C) character ids of each distinct form, PAD (0) after its end
+    char_lengths: Tensor  # (U,) characters per form
+    word_types: Tensor  # (B, T) index into the U forms
+
+    def to(self, device: torch.device) -> TaggerInput:
+        return TaggerInput(
+            self.words.to(device),
+            self.lengths,  # lengths stay on the CPU, where packing wants them
+            self.chars.to(device),
+            self.char_lengths,
+            self.word_types.to(device),
+        )
+
+
+class CharLSTM(nn.Module):
+    """A word's spelling -> the final states of a BiLSTM over its characters."""
+
+    def __init__(self, n_chars: int, dim: int, hidden: int, backend: str) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(n_chars, dim, padding_idx=0)
+        self.lstm = LSTM(dim, hidden, bidirectional=True, batch_first=True, backend=backend)
+        self.out_dim = 2 * hidden
+
+    def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
+        x = self.embed(chars)  # (U, C, E)
+        _, (h_n, _) = self.lstm(x, lengths=lengths)  # h_n: (2, U, H)
+        return torch.cat([h_n[0], h_n[1]], dim=1)  # (U, 2H)
+
+
+class CharCNN(nn.Module):
+    """A word's spelling -> max over positions of width-3 convolution filters."""
+
+    def __init__(self, n_chars: int, dim: int, filters: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(n_chars, dim, padding_idx=0)
+        self.conv = nn.Conv1d(dim, filters, kernel_size=3, padding=1)
+        self.out_dim = filters
+
+    def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
+        x = self.embed(chars).transpose(1, 2)  # (U, C, E) -> (U, E, C)
+        y = torch.relu(self.conv(x))  # (U, F, C)
+        steps = chars.shape[1]
+        real = torch.arange(steps, device=chars.device)[None, :] < lengths.to(chars.device)[:, None]
+        y = y.masked_fill(~real[:, None, :], 0.0)  # (U, F, C): padding never wins (relu >= 0)
+        return y.max(dim=2).values  # (U, F)
+
+
+class Tagger(nn.Module):
+    def __init__(
+        self,
+        n_words: int,
+        n_chars: int,
+        n_tags: int,
+        word_dim: int = 100,
+        char_dim: int = 50,
+        char_hidden: int = 50,
+        char_model: str = "lstm",
+        hidden: int = 200,
+        layers: int = 2,
+        dropout: float = 0.33,
+        crf: bool = False,
+        backend: str = "fused",
+    ) -> None:
+        super().__init__()
+        if char_model not in CHAR_MODELS:
+            raise ValueError(
+                f"char_model must be one of {', '.join(CHAR_MODELS)}, got {char_model!r}"
+            )
+        self.word_embed = nn.Embedding(n_words, word_dim, padding_idx=0)
+        self.chars: CharLSTM | CharCNN
+        if char_model == "lstm":
+            self.chars = CharLSTM(n_chars, char_dim, char_hidden, backend)
+        else:
+            self.chars = CharCNN(n_chars, char_dim, 2 * char_hidden)
+        self.lstm = LSTM(
+            word_dim + self.chars.out_dim,
+            hidden,
+            num_layers=layers,
+            dropout=dropout if layers > 1 else 0.0,
+            bidirectional=True,
+            batch_first=True,
+            backend=backend,
+        )
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(2 * hidden, n_tags)
+        self.crf = CRF(n_tags) if crf else None
+
+    def emissions(self, x: TaggerInput) -> Tensor:
+        """A score per tag at every position: (B, T, K) (padded positions are garbage)."""
+        w = self.word_embed(x.words)  # (B, T, Ew)
+        spell = self.chars(x.chars, x.char_lengths)  # (U, Ec)
+        c = spell[x.word_types]  # (B, T, Ec)
+        h = self.drop(torch.cat([w, c], dim=2))  # (B, T, Ew + Ec)
+        out, _ = self.lstm(h, lengths=x.lengths)  # (B, T, 2H)
+        return self.head(self.drop(out))  # (B, T, K)
+
+    def loss(self, x: TaggerInput, tags: Tensor) -> Tensor:
+        """Mean negative log-likelihood per word; ``tags`` (B, T), anything past the ends."""
+        scores = self.emissions(x)  # (B, T, K)
+        lengths = x.lengths.to(scores.device)  # (B,)
+        if self.crf is not None:
+            return self.crf.nll(scores, tags, lengths).sum() / lengths.sum()
+        real = torch.arange(tags.shape[1], device=tags.device)[None, :] < lengths[:, None]
+        return F.cross_entropy(scores[real], tags[real])  # over the (N,) real words
+
+    @torch.no_grad()
+    def predict(self, x: TaggerInput) -> Tensor:
+        """The best tag ids: (B, T), 0 past each sentence's end."""
+        scores = self.emissions(x)  # (B, T, K)
+        lengths = x.lengths.to(scores.device)  # (B,)
+        if self.crf is not None:
+            return self.crf.viterbi(scores, lengths)  # (B, T)
+        real = torch.arange(scores.shape[1], device=scores.device)[None, :] < lengths[:, None]
+        return torch.where(real, scores.argmax(2), 0)  # (B, T)

@@ -1,0 +1,416 @@
+"""Part-of-speech tagging on a Universal Dependencies treebank (default UD English EWT).
+
+Train on ``train``, early-stop and choose settings on ``dev``; ``test`` is for the final
+figure. Gold tokenization: the model tags the treebank's own words (multiword-token
+ranges and empty nodes skipped, see ``rnnlab.tasks.pos.data``). UPOS tags by default,
+``data.tagset = "xpos"`` for the treebank's own tags.
+
+Encoding of one example. Vocabularies are built from ``train``: words (``<pad>`` 0,
+``<unk>`` 1, then by frequency), characters (the same) and tags (``<pad>`` 0, then by
+frequency). Word embeddings are looked up by the lower-cased form (``model.lower``); the
+character model sees the form as written. The sentence ``Dogs barked .`` with gold tags
+``NOUN VERB PUNCT`` in a batch whose longest sentence has 4 words (ids from the EWT
+vocabularies)::
+
+    words        [981, 1, 3, 0]      "dogs" 981, "barked" unseen in train -> <unk> 1, "." 3, <pad>
+    lengths      3
+    word_types   [0, 1, 2, 0]        position -> row of `chars` (distinct forms of the batch)
+    chars        [[46, 5, 18, 8, 0, 0],     "D o g s"    (char ids, <pad> 0 after each form)
+                  [22, 4, 9, 25, 2, 12],    "b a r k e d"
+                  [21, 0, 0, 0, 0, 0]]      "."
+    char_lengths [4, 6, 1]
+    tags         [1, 3, 2, 0]        NOUN 1, VERB 3, PUNCT 2, <pad> 0 (ignored by the loss)
+
+In training, word dropout replaces a word id by ``<unk>`` with probability
+``alpha / (alpha + count(word))`` (``model.word_dropout`` = alpha), so rare words teach
+the model what to do with unknown ones; the character model still sees the spelling.
+
+Raw text (``predict``) is split by ``rnnlab.nn.vocab.tokenize`` (whitespace, then each
+punctuation character on its own) and answered as ``word/TAG`` pairs::
+
+    rnnlab predict RUN_DIR "The old man the boat."
+    The/DET old/ADJ man/NOUN the/DET boat/NOUN ./PUNCT
+
+An empty input line gives an empty output line; unknown words and characters map to
+``<unk>``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnnlab.nn.vocab import PAD, Vocab, pad_batch, tokenize
+from rnnlab.tasks.pos.data import Sentence, read_conllu, split_file
+from rnnlab.tasks.pos.model import Tagger, TaggerInput
+from rnnlab.training.checkpoint import load_weights
+from rnnlab.training.data import dataset_dir
+from rnnlab.training.loop import TrainConfig, fit, step_generator
+
+VOCAB_FILES = {"words": "words.json", "chars": "chars.json", "tags": "tags.json"}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dir: str = ""  # the data root (or the treebank folder itself); "" = the default root
+    name: str = "ud-english-ewt"  # the treebank folder: *-train/-dev/-test.conllu
+    tagset: str = "upos"  # upos | xpos
+    eval_batch_size: int = 256
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    word_dim: int = 100
+    lower: bool = True  # look word embeddings up by the lower-cased form
+    char_model: str = "lstm"  # lstm | cnn
+    char_dim: int = 50
+    char_hidden: int = 50  # per direction (the CNN gets 2x this many filters)
+    hidden: int = 200  # per direction
+    layers: int = 2
+    dropout: float = 0.33
+    word_dropout: float = 0.25  # alpha: p(<unk>) = alpha / (alpha + count); 0 = off
+    crf: bool = False
+    backend: str = "fused"  # explicit | scripted | fused
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            lr=3e-3,
+            steps=6000,
+            batch_size=32,
+            schedule="cosine",
+            warmup=100,
+            min_lr_ratio=0.05,
+            clip_norm=5.0,
+            eval_every=300,
+            log_every=100,
+        )
+    )
+
+
+# --- vocabularies and batches --------------------------------------------------------
+
+
+class Encoder:
+    """Words, characters and tags to ids, with the model's lower-casing rule."""
+
+    def __init__(self, words: Vocab, chars: Vocab, tags: Vocab, lower: bool) -> None:
+        self.words, self.chars, self.tags, self.lower = words, chars, tags, lower
+        self._spell: dict[str, list[int]] = {}
+
+    @classmethod
+    def build(cls, train: Sequence[Sentence], lower: bool) -> Encoder:
+        key = str.lower if lower else str
+        words = Vocab.build([key(w) for w in s.words] for s in train)
+        chars = Vocab.build(list(w) for s in train for w in s.words)
+        tags = Vocab.build((s.tags for s in train), specials=(PAD,))
+        return cls(words, chars, tags, lower)
+
+    def save(self, run_dir: Path) -> None:
+        for name, vocab in (("words", self.words), ("chars", self.chars), ("tags", self.tags)):
+            vocab.save(run_dir / VOCAB_FILES[name])
+
+    @classmethod
+    def load(cls, run_dir: Path, lower: bool) -> Encoder:
+        v = {name: Vocab.load(run_dir / f) for name, f in VOCAB_FILES.items()}
+        return cls(v["words"], v["chars"], v["tags"], lower)
+
+    def word_ids(self, words: Sequence[str]) -> list[int]:
+        return self.words.encode(w.lower() if self.lower else w for w in words)
+
+    def spelling(self, form: str) -> list[int]:
+        ids = self._spell.get(form)
+        if ids is None:
+            ids = self._spell[form] = self.chars.encode(form)
+        return ids
+
+    def batch(self, sentences: Sequence[Sequence[str]]) -> TaggerInput:
+        """Sentences (lists of words, none empty) -> a padded ``TaggerInput``."""
+        for i, s in enumerate(sentences):
+            if not s:
+                raise ValueError(f"sentence {i} of the batch has no words")
+        words, lengths = pad_batch([self.word_ids(s) for s in sentences])  # (B, T), (B,)
+        forms: dict[str, int] = {}
+        types = torch.zeros_like(words)  # (B, T)
+        for b, s in enumerate(sentences):
+            types[b, : len(s)] = torch.tensor([forms.setdefault(w, len(forms)) for w in s])
+        chars, char_lengths = pad_batch([self.spelling(w) for w in forms])  # (U, C), (U,)
+        return TaggerInput(words, lengths, chars, char_lengths, types)
+
+    def tag_ids(self, sentences: Sequence[Sentence]) -> torch.Tensor:
+        """Gold tags (B, T), ``<pad>`` after each end; a tag unseen in train is an error."""
+        out = []
+        for s in sentences:
+            unknown = [t for t in s.tags if t not in self.tags]
+            if unknown:
+                raise ValueError(f"line {s.line}: tag {unknown[0]!r} never occurs in train")
+            out.append(self.tags.encode(s.tags))
+        return pad_batch(out)[0]  # (B, T)
+
+
+class BucketSampler:
+    """Batches of sentences of similar length, a fresh shuffle each epoch, by step.
+
+    Each epoch: shuffle, cut into pools of 50 batches, sort each pool by length, cut
+    the pools into batches, shuffle the batches. Deterministic in (seed, step).
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int) -> None:
+        if not lengths:
+            raise ValueError("cannot sample batches from no sentences")
+        self.lengths = torch.tensor(lengths)  # (N,)
+        self.batch_size, self.seed = batch_size, seed
+        pool = 50 * batch_size
+        n = len(lengths)
+        self.per_epoch = sum(-(-min(pool, n - i) // batch_size) for i in range(0, n, pool))
+        self._epoch, self._batches = -1, [torch.empty(0, dtype=torch.long)]
+
+    def _make(self, epoch: int) -> list[torch.Tensor]:
+        g = step_generator(self.seed, -1 - epoch)
+        perm = torch.randperm(len(self.lengths), generator=g)  # (N,)
+        batches: list[torch.Tensor] = []
+        for pool in perm.split(50 * self.batch_size):
+            pool = pool[self.lengths[pool].argsort(stable=True)]
+            batches.extend(pool.split(self.batch_size))
+        order = torch.randperm(len(batches), generator=g).tolist()
+        return [batches[i] for i in order]
+
+    def indices(self, step: int) -> list[int]:
+        epoch, i = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            self._epoch, self._batches = epoch, self._make(epoch)
+        return self._batches[i].tolist()
+
+
+def word_dropout(
+    words: torch.Tensor, counts: torch.Tensor, alpha: float, unk: int, gen: torch.Generator
+) -> torch.Tensor:
+    """Replace ids by ``unk`` with probability ``alpha / (alpha + count)``: (B, T)."""
+    if alpha <= 0:
+        return words
+    p = alpha / (alpha + counts[words])  # (B, T)
+    drop = (torch.rand(words.shape, generator=gen) < p) & (words != 0)  # (B, T): not padding
+    return torch.where(drop, unk, words)  # (B, T)
+
+
+# --- model, scoring, figures ---------------------------------------------------------
+
+
+def build_model(cfg: Config, enc: Encoder) -> Tagger:
+    m = cfg.model
+    return Tagger(
+        len(enc.words), len(enc.chars), len(enc.tags),
+        word_dim=m.word_dim, char_dim=m.char_dim, char_hidden=m.char_hidden,
+        char_model=m.char_model, hidden=m.hidden, layers=m.layers, dropout=m.dropout,
+        crf=m.crf, backend=m.backend,
+    )  # fmt: skip
+
+
+def load_split(cfg: DataConfig, split: str) -> list[Sentence]:
+    return read_conllu(split_file(dataset_dir(cfg.name, cfg.dir), split), cfg.tagset)
+
+
+@torch.no_grad()
+def tag_sentences(
+    model: Tagger, enc: Encoder, sentences: Sequence[Sequence[str]], device: torch.device,
+    batch_size: int = 256,
+) -> list[list[int]]:  # fmt: skip
+    """Predicted tag ids of each sentence (any order in, same order out)."""
+    model.eval()
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    out: list[list[int]] = [[] for _ in sentences]
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        x = enc.batch([sentences[i] for i in idx]).to(device)
+        pred = model.predict(x).cpu()  # (B, T)
+        for row, i in enumerate(idx):
+            out[i] = pred[row, : len(sentences[i])].tolist()
+    return out
+
+
+def score(
+    model: Tagger, enc: Encoder, sentences: Sequence[Sentence], device: torch.device,
+    batch_size: int = 256,
+) -> dict[str, Any]:  # fmt: skip
+    """Accuracy, accuracy on words outside the word vocabulary, counts, gold/pred ids."""
+    pred = tag_sentences(model, enc, [s.words for s in sentences], device, batch_size)
+    # a gold tag that never occurs in train (-1) counts as an error
+    gold = torch.tensor([enc.tags.stoi.get(t, -1) for s in sentences for t in s.tags])  # (N,)
+    guess = torch.tensor([t for p in pred for t in p])  # (N,)
+    oov = torch.tensor([i == enc.words.unk_id for s in sentences for i in enc.word_ids(s.words)])
+    right = gold == guess  # (N,)
+    n_oov = int(oov.sum())
+    return {
+        "acc": float(right.float().mean()),
+        "oov_acc": float(right[oov].float().mean()) if n_oov else float("nan"),
+        "tokens": float(len(gold)),
+        "oov_tokens": float(n_oov),
+        "gold": gold,
+        "pred": guess,
+    }
+
+
+def confusion_figure(
+    gold: torch.Tensor, pred: torch.Tensor, tags: Sequence[str], path: Path, title: str
+) -> None:
+    """Row-normalized confusion matrix (gold rows, predicted columns), errors only."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    k = len(tags)
+    known = gold >= 0  # (N,): tags unseen in train have no row
+    gold, pred = gold[known], pred[known]
+    counts = torch.zeros(k, k, dtype=torch.long)  # (K, K)
+    counts.index_put_((gold, pred), torch.ones_like(gold), accumulate=True)
+    keep = [i for i in range(k) if counts[i].sum() + counts[:, i].sum() > 0]
+    counts = counts[keep][:, keep]  # (K', K')
+    names = [tags[i] for i in keep]
+    errors = counts.clone().fill_diagonal_(0).float()  # (K', K')
+    rate = errors / counts.sum(1, keepdim=True).clamp(min=1)  # share of each gold tag
+    fig, ax = plt.subplots(figsize=(0.45 * len(names) + 2.5, 0.45 * len(names) + 2))
+    im = ax.imshow(100 * rate.numpy(), cmap="Reds")
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=8)
+    ax.set_yticks(
+        range(len(names)),
+        [f"{t} ({int(counts[i].sum())})" for i, t in enumerate(names)],
+        fontsize=8,
+    )
+    for i in range(len(names)):
+        for j in range(len(names)):
+            if errors[i, j] > 0:
+                ax.text(j, i, str(int(errors[i, j])), ha="center", va="center", fontsize=6)
+    ax.set_xlabel("predicted tag")
+    ax.set_ylabel("gold tag (words)")
+    acc = float(counts.diagonal().sum()) / max(1, int(counts.sum()))
+    ax.set_title(f"{title}: accuracy {100 * acc:.2f}%; cells: errors (color: % of row)", fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# --- the task contract ---------------------------------------------------------------
+
+
+def train(
+    cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
+) -> dict[str, float]:
+    """Train on train, keep the best model on dev; writes vocabularies, metrics, figure."""
+    torch.manual_seed(cfg.train.seed)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train_set, dev_set = load_split(cfg.data, "train"), load_split(cfg.data, "dev")
+    enc = Encoder.build(train_set, cfg.model.lower)
+    enc.save(run_dir)
+    model = build_model(cfg, enc).to(device)
+
+    train_words = [enc.word_ids(s.words) for s in train_set]
+    counts = torch.zeros(len(enc.words))  # (V,)
+    for ids in train_words:
+        counts.index_add_(0, torch.tensor(ids), torch.ones(len(ids)))
+    train_tags = [enc.tag_ids([s])[0] for s in train_set]
+    sampler = BucketSampler([len(s) for s in train_set], cfg.train.batch_size, cfg.train.seed)
+
+    def batch_fn(step: int) -> tuple[TaggerInput, torch.Tensor]:
+        idx = sampler.indices(step)
+        x = enc.batch([train_set[i].words for i in idx])
+        g = step_generator(cfg.train.seed, step)
+        x.words = word_dropout(x.words, counts, cfg.model.word_dropout, enc.words.unk_id, g)
+        tags = pad_batch([train_tags[i].tolist() for i in idx])[0]  # (B, T)
+        return x.to(device), tags.to(device)
+
+    def loss_fn(m: torch.nn.Module, batch: tuple[TaggerInput, torch.Tensor]) -> torch.Tensor:
+        assert isinstance(m, Tagger)
+        return m.loss(*batch)
+
+    eval_seconds = 0.0
+
+    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
+        nonlocal eval_seconds
+        assert isinstance(m, Tagger)
+        t0 = time.perf_counter()
+        r = score(m, enc, dev_set, device, cfg.data.eval_batch_size)
+        eval_seconds += time.perf_counter() - t0
+        return {"acc": r["acc"], "oov_acc": r["oov_acc"]}
+
+    result = fit(
+        model, cfg.train, batch_fn, loss_fn, eval_fn,
+        run_dir=run_dir, metric="acc", progress=progress, desc="pos",
+    )  # fmt: skip
+    tokens = sum(len(train_set[i]) for s in range(result.steps) for i in sampler.indices(s))
+    r = score(model, enc, dev_set, device, cfg.data.eval_batch_size)
+    confusion_figure(r["gold"], r["pred"], enc.tags.itos, run_dir / "confusion-dev.png", "dev")
+    train_seconds = result.seconds - eval_seconds
+    metrics = {
+        "acc": r["acc"],
+        "oov_acc": r["oov_acc"],
+        "tokens": r["tokens"],
+        "oov_tokens": r["oov_tokens"],
+        "best_step": float(result.best_step),
+        "steps": float(result.steps),
+        "seconds": result.seconds,
+        "train_seconds": train_seconds,
+        "train_tokens": float(tokens),
+        "tokens_per_s": tokens / train_seconds if train_seconds > 0 else float("nan"),
+        "threads": float(torch.get_num_threads()),
+    }
+    (run_dir / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+class PosTagger:
+    """A trained tagger: ``predict(["The dog barks ."]) == ["The/DET dog/NOUN ..."]``."""
+
+    def __init__(
+        self, model: Tagger, enc: Encoder, cfg: Config, device: torch.device, run_dir: Path
+    ) -> None:
+        self.model, self.enc, self.cfg, self.device, self.run_dir = model, enc, cfg, device, run_dir
+
+    def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+        """Tags of already-tokenized sentences (each a non-empty list of words)."""
+        ids = tag_sentences(
+            self.model, self.enc, sentences, self.device, self.cfg.data.eval_batch_size
+        )
+        return [self.enc.tags.decode(row) for row in ids]
+
+    def predict(self, inputs: list[str], **options: Any) -> list[str]:
+        if options:
+            raise ValueError(f"pos predict takes no options, got {sorted(options)}")
+        tokens = [tokenize(line) for line in inputs]
+        nonempty = [t for t in tokens if t]
+        tagged = iter(self.tag(nonempty) if nonempty else [])
+        out = []
+        for words in tokens:
+            tags = next(tagged) if words else []
+            out.append(" ".join(f"{w}/{t}" for w, t in zip(words, tags, strict=True)))
+        return out
+
+    def evaluate(self, split: str = "dev") -> dict[str, float]:
+        """Accuracy, OOV accuracy and counts on a split; saves ``confusion-SPLIT.png``."""
+        sentences = load_split(self.cfg.data, split)
+        r = score(self.model, self.enc, sentences, self.device, self.cfg.data.eval_batch_size)
+        confusion_figure(
+            r["gold"], r["pred"], self.enc.tags.itos, self.run_dir / f"confusion-{split}.png", split
+        )
+        return {k: v for k, v in r.items() if isinstance(v, float)}
+
+
+def load(run_dir: Path, cfg: Config, device: torch.device) -> PosTagger:
+    run_dir = Path(run_dir)
+    enc = Encoder.load(run_dir, cfg.model.lower)
+    model = build_model(cfg, enc).to(device)
+    load_weights(model, run_dir / "model.safetensors")
+    model.eval()
+    return PosTagger(model, enc, cfg, device, run_dir)

@@ -1,0 +1,1 @@
+"""The reverse task: see ``rnnlab.tasks.reverse.task``."""

@@ -1,0 +1,334 @@
+"""Sequence reversal: read tokens ``0..K-1``, write them back in reverse order.
+
+Data is generated, seeded, never stored. Lengths are drawn uniformly from
+``data.min_len..data.max_len`` and tokens uniformly from ``0..K-1``. Every possible
+sequence belongs to exactly one split, fixed by a hash of its tokens (10% test, 10% dev,
+80% train), so dev and test sequences are never seen in training. (Exception: at lengths
+with fewer than 100 possible sequences, e.g. the 10 of length 1, all are shared.)
+
+Encoding of one example with K = 10 (vocabulary of K + 3 = 13 ids: the tokens ``0..9``
+are their own ids, ``PAD = 10``, ``BOS = 11``, ``EOS = 12``), the input ``"3 1 4"`` in a
+batch whose longest source has 5 tokens::
+
+    src      [3, 1, 4, 10, 10]        src_len 3     (PAD to the batch width)
+    tgt_in   [11, 4, 1, 3, 10, 10]                  (BOS, then the target: decoder inputs)
+    tgt_out  [4, 1, 3, 12, 10, 10]                  (the target, then EOS: what is predicted)
+
+``rnnlab predict RUN_DIR "3 1 4"`` prints ``4 1 3``. Inputs are whitespace-separated
+integers in ``0..K-1``; an empty line or any other token is an error. Lengths beyond the
+training range are accepted (how well they are reversed is the length-generalization
+question); the decoder stops at EOS or after ``2 * length + 5`` tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnnlab.nn.seq2seq import Seq2Seq
+from rnnlab.training.checkpoint import load_weights
+from rnnlab.training.loop import TrainConfig, fit, step_generator
+
+SPLITS = {"test": 0, "dev": 1}  # hash bucket of each held-out split; buckets 2..9 train
+_P = 2_147_483_647  # a prime modulus for the sequence hash
+SHARED_BELOW = 100  # lengths with fewer possible sequences than this are in every split
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    vocab: int = 10  # K: tokens are 0..K-1
+    min_len: int = 1
+    max_len: int = 10
+    dev_size: int = 1000
+    test_size: int = 2000
+    seed: int = 1234  # the dev/test sets' sampling seed (the split itself is fixed)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    cell: str = "gru"  # rnn | gru | lstm
+    embed: int = 32
+    hidden: int = 128
+    layers: int = 1
+    attention: str = "none"  # none | additive | dot | general
+    input_feeding: bool = False
+    bidirectional: bool = False  # of the encoder
+    backend: str = "fused"  # explicit | scripted | fused
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            steps=4000, batch_size=256, lr=3e-3, eval_every=100, log_every=50
+        )
+    )
+    goal: float = 1.0  # stop once dev exact-sequence accuracy reaches this
+
+
+def special_ids(k: int) -> tuple[int, int, int]:
+    """``(PAD, BOS, EOS)`` for tokens ``0..k-1``."""
+    return k, k + 1, k + 2
+
+
+# --- data ------------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    src: torch.Tensor  # (B, S)
+    src_len: torch.Tensor  # (B,)
+    tgt_in: torch.Tensor  # (B, S + 1): BOS, reversed source
+    tgt_out: torch.Tensor  # (B, S + 1): reversed source, EOS
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(*(t.to(device) for t in (self.src, self.src_len, self.tgt_in, self.tgt_out)))
+
+
+def pad_sources(seqs: list[list[int]], k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token lists with PAD: ``(B, S)`` and lengths ``(B,)``."""
+    pad = special_ids(k)[0]
+    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)  # (B,)
+    src = torch.full((len(seqs), int(lengths.max())), pad, dtype=torch.long)  # (B, S)
+    for i, s in enumerate(seqs):
+        src[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+    return src, lengths
+
+
+def sample_sources(
+    n: int, k: int, min_len: int, max_len: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` random sequences, PAD after each one's length: ``(n, max_len)``, ``(n,)``."""
+    if not 1 <= min_len <= max_len:
+        raise ValueError(f"lengths must satisfy 1 <= min_len <= max_len, got {min_len}..{max_len}")
+    lengths = torch.randint(min_len, max_len + 1, (n,), generator=gen)  # (n,)
+    src = torch.randint(0, k, (n, max_len), generator=gen)  # (n, S)
+    real = torch.arange(max_len).unsqueeze(0) < lengths.unsqueeze(1)  # (n, S)
+    return src.masked_fill(~real, special_ids(k)[0]), lengths
+
+
+def bucket_of(src: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """A hash bucket ``0..9`` per sequence, from its tokens and length only: ``(B,)``."""
+    h = lengths.clone()  # (B,)
+    for i in range(src.shape[1]):
+        mixed = (h * 1_000_003 + src[:, i] + 1) % _P
+        h = torch.where(i < lengths, mixed, h)
+    return (h * 2_654_435_761) % 2**32 % 10  # (B,)
+
+
+def sample_split(
+    n: int, split: str, k: int, min_len: int, max_len: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` sequences of one split (``train``, ``dev`` or ``test``), lengths uniform.
+
+    Each row keeps its drawn length and redraws its tokens until they fall in the split.
+    Lengths with fewer than ``SHARED_BELOW`` possible sequences (``K**L``) are too few to
+    hold any out: such sequences belong to every split.
+    """
+    if split != "train" and split not in SPLITS:
+        raise ValueError(f"split expects train, dev or test, got {split!r}")
+    src, lengths = sample_sources(n, k, min_len, max_len, gen)  # (n, S), (n,)
+    pad = special_ids(k)[0]
+    real = torch.arange(max_len).unsqueeze(0) < lengths.unsqueeze(1)  # (n, S)
+    shared = float(k) ** lengths.double() < SHARED_BELOW  # (n,)
+    todo = torch.ones(n, dtype=torch.bool)  # (n,)
+    for _ in range(10_000):
+        b = bucket_of(src, lengths)
+        ok = shared | ((b >= 2) if split == "train" else (b == SPLITS[split]))  # (n,)
+        todo &= ~ok
+        if not bool(todo.any()):
+            return src, lengths
+        redraw = torch.randint(0, k, (int(todo.sum()), max_len), generator=gen)  # (m, S)
+        src[todo] = redraw.masked_fill(~real[todo], pad)
+    raise ValueError(  # pragma: no cover - the split is never empty above SHARED_BELOW
+        f"could not draw {split} sequences of lengths {min_len}..{max_len} with K={k}"
+    )
+
+
+def make_batch(src: torch.Tensor, lengths: torch.Tensor, k: int) -> Batch:
+    """Decoder inputs and targets for reversal (see the module docstring)."""
+    pad, bos, eos = special_ids(k)
+    b, s = src.shape
+    pos = torch.arange(s).unsqueeze(0)  # (1, S)
+    mirror = (lengths.unsqueeze(1) - 1 - pos).clamp(min=0)  # (B, S): index of T-1-t
+    real = pos < lengths.unsqueeze(1)  # (B, S)
+    rev = torch.gather(src, 1, mirror).masked_fill(~real, pad)  # (B, S)
+    tgt_out = torch.cat([rev, torch.full((b, 1), pad)], dim=1)  # (B, S + 1)
+    tgt_out[torch.arange(b), lengths] = eos
+    tgt_in = torch.cat([torch.full((b, 1), bos), rev], dim=1)  # (B, S + 1)
+    return Batch(src, lengths, tgt_in, tgt_out)
+
+
+def parse_line(line: str, k: int, where: str = "input") -> list[int]:
+    """``"3 1 4"`` -> ``[3, 1, 4]``, with an error naming the bad token and its place."""
+    parts = line.split()
+    if not parts:
+        raise ValueError(f"{where} is empty: expected tokens 0..{k - 1} separated by spaces")
+    out = []
+    for i, p in enumerate(parts, 1):
+        if not (p.isdigit() and int(p) < k):
+            raise ValueError(f"{where}, token {i}: expected an integer in 0..{k - 1}, got {p!r}")
+        out.append(int(p))
+    return out
+
+
+# --- model, training, evaluation -------------------------------------------------------
+
+
+def build_model(cfg: Config) -> Seq2Seq:
+    k, m = cfg.data.vocab, cfg.model
+    if k < 2:
+        raise ValueError(f"data.vocab must be at least 2, got {k}")
+    pad, bos, eos = special_ids(k)
+    return Seq2Seq(
+        k + 3, pad, bos, eos,
+        embed=m.embed, hidden=m.hidden, cell=m.cell, num_layers=m.layers,
+        attention=None if m.attention == "none" else m.attention,
+        input_feeding=m.input_feeding, bidirectional=m.bidirectional, backend=m.backend,
+    )  # fmt: skip
+
+
+def exact_matches(tokens: torch.Tensor, tgt_out: torch.Tensor, pad: int) -> torch.Tensor:
+    """Whether each decoded row equals its target, EOS included: ``(B,)`` bool."""
+    width = max(tokens.shape[1], tgt_out.shape[1])
+    a = torch.nn.functional.pad(tokens, (0, width - tokens.shape[1]), value=pad)  # (B, W)
+    b = torch.nn.functional.pad(tgt_out, (0, width - tgt_out.shape[1]), value=pad)  # (B, W)
+    return (a == b).all(dim=1)
+
+
+@torch.no_grad()
+def score(model: Seq2Seq, batch: Batch, k: int, device: torch.device) -> dict[str, Any]:
+    """Greedy-decode ``batch`` in one call; exact-sequence and per-token accuracy."""
+    pad = special_ids(k)[0]
+    model.eval()
+    b = batch.to(device)
+    out = model.greedy(b.src, b.src_len, max_len=b.tgt_out.shape[1])
+    exact = exact_matches(out.tokens, b.tgt_out, pad)  # (B,)
+    width = b.tgt_out.shape[1]
+    got = torch.nn.functional.pad(out.tokens, (0, width - out.tokens.shape[1]), value=pad)
+    real = b.tgt_out != pad  # (B, S + 1): the tokens and EOS
+    tok = ((got == b.tgt_out) & real).sum() / real.sum()
+    return {
+        "exact": float(exact.float().mean()),
+        "token_acc": float(tok),
+        "n": int(exact.numel()),
+        "decoded": out,
+        "correct": exact.cpu(),
+    }
+
+
+def fixed_set(cfg: DataConfig, split: str, n: int, lo: int = 0, hi: int = 0) -> Batch:
+    """The seeded dev/test set (lengths ``lo..hi``, default the training range)."""
+    lo, hi = lo or cfg.min_len, hi or cfg.max_len
+    g = torch.Generator().manual_seed(cfg.seed * 7 + SPLITS.get(split, 5) * 1000 + lo * 31 + hi)
+    src, lengths = sample_split(n, split, cfg.vocab, lo, hi, g)
+    return make_batch(src, lengths, cfg.vocab)
+
+
+def train_model(
+    cfg: Config,
+    device: torch.device,
+    run_dir: Path | None = None,
+    progress: bool = True,
+    desc: str = "reverse",
+) -> tuple[Seq2Seq, dict[str, float]]:
+    """Train a fresh model; stops early once dev exact accuracy reaches ``cfg.goal``."""
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg).to(device)
+    d = cfg.data
+    dev = fixed_set(d, "dev", d.dev_size)
+
+    def batch_fn(step: int) -> Batch:
+        gen = step_generator(cfg.train.seed, step)
+        src, lengths = sample_split(
+            cfg.train.batch_size, "train", d.vocab, d.min_len, d.max_len, gen
+        )
+        return make_batch(src, lengths, d.vocab).to(device)
+
+    def loss_fn(m: torch.nn.Module, b: Batch) -> torch.Tensor:
+        assert isinstance(m, Seq2Seq)
+        return m.loss(b.src, b.src_len, b.tgt_in, b.tgt_out)
+
+    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
+        assert isinstance(m, Seq2Seq)
+        r = score(m, dev, d.vocab, device)
+        return {"exact": r["exact"], "token_acc": r["token_acc"]}
+
+    result = fit(
+        model, cfg.train, batch_fn, loss_fn, eval_fn,
+        run_dir=run_dir, metric="exact", progress=progress, desc=desc,
+        stop_fn=lambda m: m["exact"] >= cfg.goal,
+    )  # fmt: skip
+    model.eval()
+    final = eval_fn(model)
+    return model, {**final, "steps": float(result.steps), "seconds": result.seconds}
+
+
+def train(
+    cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
+) -> dict[str, float]:
+    _, metrics = train_model(cfg, device, run_dir=run_dir, progress=progress)
+    (run_dir / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+class ReverseModel:
+    """A trained reversal model: ``predict(["3 1 4"]) == ["4 1 3"]``."""
+
+    def __init__(self, model: Seq2Seq, cfg: Config, device: torch.device) -> None:
+        self.model, self.cfg, self.device = model, cfg, device
+        self.k = cfg.data.vocab
+
+    def predict(self, inputs: list[str], beam: int | None = None, **options: Any) -> list[str]:
+        if options:
+            raise ValueError(f"reverse predict takes only beam=K, got {sorted(options)}")
+        seqs = [parse_line(line, self.k, f"input line {i}") for i, line in enumerate(inputs, 1)]
+        if not seqs:
+            return []
+        self.model.eval()
+        if beam is not None and beam != 1:
+            return [self._beam(s, beam) for s in seqs]
+        src, lengths = pad_sources(seqs, self.k)
+        out = self.model.greedy(
+            src.to(self.device), lengths.to(self.device), max_len=2 * src.shape[1] + 5
+        )
+        return [
+            " ".join(str(t) for t in row[:n].tolist())
+            for row, n in zip(out.tokens.cpu(), out.lengths.cpu().tolist(), strict=True)
+        ]
+
+    @torch.no_grad()
+    def _beam(self, seq: list[int], beam: int) -> str:
+        from rnnlab.nn.decoding import beam_search
+
+        src, lengths = pad_sources([seq], self.k)
+        st = self.model.start(src.to(self.device), lengths.to(self.device))
+        _, bos, eos = special_ids(self.k)
+        best = beam_search(self.model.log_prob_step, st, bos, eos, beam, 2 * len(seq) + 5)
+        return " ".join(str(t) for t in best[0].tokens)
+
+    def evaluate(self, split: str = "dev") -> dict[str, float]:
+        """Exact-sequence and token accuracy on ``dev``, ``test`` (training lengths) or
+        ``long`` (test-bucket sequences 1x..2x the longest training length)."""
+        d = self.cfg.data
+        if split == "long":
+            batch = fixed_set(d, "test", d.test_size, d.max_len + 1, 2 * d.max_len)
+        elif split in SPLITS:
+            batch = fixed_set(d, split, d.dev_size if split == "dev" else d.test_size)
+        else:
+            raise ValueError(f"reverse evaluates split dev, test or long, got {split!r}")
+        r = score(self.model, batch, self.k, self.device)
+        return {"exact": r["exact"], "token_acc": r["token_acc"], "n": float(r["n"])}
+
+
+def load(run_dir: Path, cfg: Config, device: torch.device) -> ReverseModel:
+    model = build_model(cfg).to(device)
+    load_weights(model, Path(run_dir) / "model.safetensors")
+    model.eval()
+    return ReverseModel(model, cfg, device)

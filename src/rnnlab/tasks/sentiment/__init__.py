@@ -1,0 +1,1 @@
+"""The sentiment task: see ``rnnlab.tasks.sentiment.task``."""

@@ -1,0 +1,403 @@
+"""Sentence sentiment on MR: many-to-one, from scratch or from a pretrained LSTM LM.
+
+Data: ``sentence-polarity/`` (5,331 positive and 5,331 negative snippets). With
+``data.fold = -1`` the test set is a seeded 10% holdout; with ``data.fold = i`` it is fold
+``i`` of ``data.folds`` seeded folds (``rnnlab bench sentiment`` runs them all). A seeded
+``data.dev_fraction`` of the remaining snippets is the dev set that picks the best step;
+the rest is training data.
+
+Encoding of one example (vocabulary from the training snippets, ``<pad>=0``, ``<unk>=1``;
+ids below are illustrative) in a batch whose longest snippet has 6 tokens::
+
+    text     "a gorgeous , witty , seductive movie"   -> tokenize, lower-case
+    tokens   [5, 1220, 3, 2051, 3, 4410, 19, 0, 0]     lengths 7      (0 = <pad>)
+    label    1                                         (0 negative, 1 positive)
+
+With ``pretrained = "LM_RUN_DIR"`` (``--pretrained``) the classifier takes that language
+model's vocabulary, embeddings and LSTM (so it has the LM's sizes and directions),
+then fine-tunes in two stages (ULMFiT-style gradual unfreezing): ``finetune.head_steps``
+steps of the head alone, then everything (the embeddings too unless
+``finetune.freeze_embed``) with ``train`` (warm-up then linear decay: a slanted triangular
+learning rate), the LSTM and the embeddings at ``finetune.rnn_lr_scale`` and
+``finetune.embed_lr_scale`` times the head's rate (discriminative learning rates).
+With ``finetune.lm_steps > 0`` the LM is first trained further on the training snippets'
+text (ULMFiT's second stage; the test snippets are never read).
+
+With ``ensemble = N`` the run folder holds N classifiers (``member0/`` ..., seeds
+``train.seed + i``, each a run folder of its own) and ``predict`` / ``evaluate`` average
+their probabilities. Measured figures are in ``docs/sentiment.md``. ``predict`` prints
+``positive 0.93``: the label and its probability.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+
+from rnnlab.nn.vocab import Vocab, pad_batch, tokenize
+from rnnlab.tasks.sentiment.data import LABELS, Corpus, folds, holdout, load_mr
+from rnnlab.tasks.sentiment.model import SentimentClassifier, init_from_lm
+from rnnlab.training.checkpoint import load_weights
+from rnnlab.training.config import save_config
+from rnnlab.training.data import data_root
+from rnnlab.training.loop import EpochSampler, TrainConfig, fit
+
+if TYPE_CHECKING:
+    from rnnlab.tasks.lm.task import TrainedLM
+
+VOCAB_FILE = "vocab.json"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dir: str = ""
+    fold: int = -1  # -1: seeded 90/10 holdout; 0..folds-1: that CV fold is the test set
+    folds: int = 10
+    seed: int = 0  # folds and holdout
+    dev_fraction: float = 0.1  # of the training part, for picking the best step
+    min_freq: int = 2  # rarer training words share <unk>, so <unk> is trained too
+    train_fraction: float = 1.0  # < 1: a seeded subset of the training snippets (fewer labels)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    embed: int = 200
+    hidden: int = 100
+    layers: int = 1
+    cell: str = "lstm"  # lstm | gru
+    bidirectional: bool = True
+    pooling: str = "last+max+mean"
+    dropout: float = 0.5
+    embed_dropout: float = 0.3
+    word_dropout: float = 0.0  # training only: each word becomes <unk> with this probability
+    adversarial: float = 0.0  # training only: > 0 adds the loss on embeddings moved this far
+    backend: str = "fused"
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    head_steps: int = 60  # stage 1: the head alone
+    head_lr: float = 3e-3
+    freeze_embed: bool = False  # True: stage 2 keeps the LM's embeddings fixed
+    rnn_lr_scale: float = 0.5  # stage 2: the LSTM's learning rate / the head's (ULMFiT 1/2.6)
+    embed_lr_scale: float = 0.25  # stage 2: the embeddings' learning rate / the head's
+    lm_steps: int = 0  # > 0: first fine-tune the LM on the training snippets' text (ULMFiT)
+    lm_lr: float = 1e-3  # its peak learning rate (warm-up of lm_steps // 10, linear decay)
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            steps=2000, batch_size=50, lr=3e-3, weight_decay=0.0, schedule="linear",
+            warmup=50, eval_every=50, log_every=25, clip_norm=5.0,
+        )
+    )  # fmt: skip
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    pretrained: str = ""  # a language-model run folder (rnnlab train lm) to start from
+    ensemble: int = 1  # > 1: that many classifiers (train.seed + i), probabilities averaged
+
+
+# --- data ------------------------------------------------------------------------------
+
+
+def splits(cfg: DataConfig) -> dict[str, Corpus]:
+    """``train``, ``dev`` and ``test`` corpora for the configured fold or holdout."""
+    mr = load_mr(data_root(cfg.dir))
+    if cfg.fold == -1:
+        rest, test = holdout(len(mr), 0.1, cfg.seed)
+    elif 0 <= cfg.fold < cfg.folds:
+        rest, test = folds(len(mr), cfg.folds, cfg.seed)[cfg.fold]
+    else:
+        raise ValueError(f"data.fold expects -1 or 0..{cfg.folds - 1}, got {cfg.fold}")
+    keep, dev = holdout(len(rest), cfg.dev_fraction, cfg.seed + 1)
+    if not 0 < cfg.train_fraction <= 1:
+        raise ValueError(f"data.train_fraction must be in (0, 1], got {cfg.train_fraction}")
+    if cfg.train_fraction < 1:  # the dev and test sets stay as they are
+        keep = sorted(keep[i] for i in holdout(len(keep), cfg.train_fraction, cfg.seed + 2)[1])
+    return {
+        "train": mr.subset([rest[i] for i in keep]),
+        "dev": mr.subset([rest[i] for i in dev]),
+        "test": mr.subset(test),
+    }
+
+
+def text_tokens(text: str, where: str = "input") -> list[str]:
+    """Raw text in MR's style: ``rnnlab.nn.vocab.tokenize``, then lower-case."""
+    words = [w.lower() for w in tokenize(text)]
+    if not words:
+        raise ValueError(f"{where} is empty: expected some words to classify")
+    return words
+
+
+def encode(corpus: Corpus, vocab: Vocab) -> list[list[int]]:
+    return [vocab.encode(t) for t in corpus.texts]
+
+
+@torch.no_grad()
+def probabilities(
+    model: SentimentClassifier, seqs: list[list[int]], device: torch.device
+) -> torch.Tensor:
+    """``P(positive)`` for each sequence, ``(N,)``, batched by 256."""
+    model.eval()
+    out = []
+    for i in range(0, len(seqs), 256):
+        tokens, lengths = pad_batch(seqs[i : i + 256])  # (B, T), (B,)
+        logits = model(tokens.to(device), lengths.to(device))  # (B, 2)
+        out.append(logits.softmax(-1)[:, 1].cpu())  # (B,)
+    return torch.cat(out)
+
+
+def accuracy_of(probs: torch.Tensor, labels: list[int]) -> float:
+    """Accuracy of ``P(positive)`` ``(N,)`` thresholded at 0.5."""
+    return float(((probs > 0.5) == torch.tensor(labels, dtype=torch.bool)).float().mean())
+
+
+def accuracy(model: SentimentClassifier, seqs: list[list[int]], labels: list[int],
+             device: torch.device) -> float:  # fmt: skip
+    return accuracy_of(probabilities(model, seqs, device), labels)
+
+
+# --- model and training ----------------------------------------------------------------
+
+
+def build_model(cfg: Config, vocab_size: int) -> SentimentClassifier:
+    m = cfg.model
+    return SentimentClassifier(
+        vocab_size, m.embed, m.hidden, m.layers, m.cell, m.bidirectional, m.pooling,
+        m.dropout, m.embed_dropout, backend=m.backend, word_dropout=m.word_dropout,
+    )  # fmt: skip
+
+
+def from_pretrained(cfg: Config, device: torch.device) -> tuple[Config, Vocab, TrainedLM]:
+    """The config made to match the LM (an LSTM of its sizes and directions), its vocab, and
+    the loaded LM run (``rnnlab.tasks.lm.task.TrainedLM``)."""
+    from rnnlab.tasks import read_run_config
+    from rnnlab.tasks.lm import task as lm_task
+
+    name, lm_cfg = read_run_config(cfg.pretrained)
+    if name != "lm":
+        raise ValueError(f"--pretrained {cfg.pretrained}: expected a run of task lm, got {name}")
+    trained = lm_task.load(Path(cfg.pretrained), lm_cfg, device)
+    lm = lm_cfg.model
+    model = replace(
+        cfg.model, embed=lm.embed, hidden=lm.hidden, layers=lm.layers, cell="lstm",
+        bidirectional=lm.bidirectional,
+    )  # fmt: skip
+    return replace(cfg, model=model), trained.vocab, trained
+
+
+def adapt_lm(
+    trained: TrainedLM,
+    data: dict[str, Corpus],
+    ft: FinetuneConfig,
+    seed: int,
+    device: torch.device,
+    progress: bool = True,
+) -> dict[str, float]:
+    """ULMFiT's second stage: ``ft.lm_steps`` steps of the LM's own loss on the training
+    snippets' text (``</s>`` after each), in place. The test snippets are never read; the
+    dev snippets' text measures the LM's perplexity before and after."""
+    from rnnlab.tasks.lm import task as lm_task
+
+    bptt = trained.cfg.data.bptt
+    ids, starts = lm_task.stream(data["train"].texts, trained.vocab)  # (N,), (S,)
+    dev_ids, _ = lm_task.stream(data["dev"].texts, trained.vocab)  # (N_dev,)
+    before = lm_task.perplexities(trained.model, dev_ids, bptt, device)[0]
+    lm_cfg = replace(
+        trained.cfg.train, steps=ft.lm_steps, lr=ft.lm_lr, schedule="linear",
+        warmup=ft.lm_steps // 10, eval_every=ft.lm_steps, seed=seed,
+    )  # fmt: skip
+    batch_fn = lm_task.window_batches(ids, starts, bptt, lm_cfg.batch_size, seed, device)
+    result = fit(trained.model, lm_cfg, batch_fn, lm_task.loss_fn, None, progress=progress,
+                 desc="lm on MR")  # fmt: skip
+    after = lm_task.perplexities(trained.model, dev_ids, bptt, device)[0]
+    return {"lm_dev_ppl_before": before, "lm_dev_ppl_after": after, "lm_seconds": result.seconds}
+
+
+def train_model(
+    cfg: Config, device: torch.device, run_dir: Path | None = None, progress: bool = True
+) -> tuple[SentimentClassifier, Vocab, Config, dict[str, float]]:
+    """Train one classifier; returns it, its vocabulary, the effective config and metrics
+    (dev and test accuracy, seconds)."""
+    data = splits(cfg.data)
+    lm, adapted = None, {}
+    if cfg.pretrained:
+        cfg, vocab, trained = from_pretrained(cfg, device)
+        if cfg.finetune.lm_steps > 0:
+            adapted = adapt_lm(trained, data, cfg.finetune, cfg.train.seed, device, progress)
+        lm = trained.model
+    else:
+        vocab = Vocab.build(data["train"].texts, min_freq=cfg.data.min_freq)
+    if run_dir is not None:  # what load() needs, written before training can be cut short
+        run_dir.mkdir(parents=True, exist_ok=True)
+        vocab.save(run_dir / VOCAB_FILE)
+        save_config(cfg, run_dir / "config.toml", task="sentiment")  # the model as built
+    assert (vocab.pad_id, vocab.unk_id) == (0, 1), "the classifier's pad/unk ids"
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg, len(vocab)).to(device)
+    if lm is not None:
+        init_from_lm(model, lm)
+    seqs = {k: encode(v, vocab) for k, v in data.items()}
+    labels = {k: v.labels for k, v in data.items()}
+    y_train = torch.tensor(labels["train"])  # (N,)
+    sampler = EpochSampler(len(seqs["train"]), cfg.train.batch_size, cfg.train.seed)
+
+    def batch_fn(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        idx = sampler.indices(step).tolist()
+        tokens, lengths = pad_batch([seqs["train"][i] for i in idx])  # (B, T), (B,)
+        return tokens.to(device), lengths.to(device), y_train[idx].to(device)
+
+    def loss_fn(m: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        tokens, lengths, y = batch
+        assert isinstance(m, SentimentClassifier)
+        if cfg.model.adversarial > 0:
+            return m.adversarial_loss(tokens, lengths, y, cfg.model.adversarial)
+        return F.cross_entropy(m(tokens, lengths), y)
+
+    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
+        assert isinstance(m, SentimentClassifier)
+        return {"acc": accuracy(m, seqs["dev"], labels["dev"], device)}
+
+    seconds = 0.0
+    if lm is not None and cfg.finetune.head_steps > 0:  # stage 1: the head alone
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith("head."))
+        head_cfg = replace(
+            cfg.train, steps=cfg.finetune.head_steps, lr=cfg.finetune.head_lr, warmup=0,
+            schedule="constant",
+        )  # fmt: skip
+        seconds += fit(model, head_cfg, batch_fn, loss_fn, None, progress=progress,
+                       desc="head").seconds  # fmt: skip
+    if lm is not None:  # stage 2: everything, but the embeddings if they stay frozen
+        for name, p in model.named_parameters():
+            p.requires_grad_(not (cfg.finetune.freeze_embed and name.startswith("embed.")))
+    ft = cfg.finetune
+    result = fit(
+        model, cfg.train, batch_fn, loss_fn, eval_fn, run_dir=run_dir, metric="acc",
+        progress=progress, desc="sentiment",
+        lr_scales={"embed.": ft.embed_lr_scale, "rnn.": ft.rnn_lr_scale} if lm else None,
+    )  # fmt: skip
+    seconds += result.seconds
+    model.eval()
+    metrics = {
+        "dev_acc": eval_fn(model)["acc"],
+        "test_acc": accuracy(model, seqs["test"], labels["test"], device),
+        "best_step": float(result.best_step),
+        "seconds": seconds + adapted.get("lm_seconds", 0.0),
+        **{k: v for k, v in adapted.items() if k != "lm_seconds"},
+    }
+    return model, vocab, cfg, metrics
+
+
+def member_dir(run_dir: Path, i: int) -> Path:
+    return Path(run_dir) / f"member{i}"
+
+
+def member_config(cfg: Config, i: int) -> Config:
+    """Member ``i`` of an ensemble: one classifier with seed ``train.seed + i``."""
+    return replace(cfg, ensemble=1, train=replace(cfg.train, seed=cfg.train.seed + i))
+
+
+def mean_probabilities(
+    members: list[tuple[SentimentClassifier, Vocab]], texts: list[list[str]],
+    device: torch.device,
+) -> torch.Tensor:  # fmt: skip
+    """``P(positive)`` averaged over the members (each with its own vocabulary), ``(N,)``."""
+    probs = [probabilities(m, [v.encode(t) for t in texts], device) for m, v in members]
+    return torch.stack(probs).mean(0)  # (N,)
+
+
+def train_ensemble(
+    cfg: Config, device: torch.device, run_dir: Path | None = None, progress: bool = True
+) -> dict[str, float]:
+    """``cfg.ensemble`` classifiers (in ``run_dir/member{i}``, or in temporary folders
+    without a ``run_dir``); the dev and test accuracy of their averaged probabilities, each
+    member's own (``member{i}_dev_acc``, ``member{i}_test_acc``) and the training seconds."""
+    members, member_metrics = [], []
+    for i in range(cfg.ensemble):
+        with tempfile.TemporaryDirectory() as tmp:  # checkpoints keep the best dev step
+            where = member_dir(run_dir, i) if run_dir is not None else Path(tmp)
+            model, vocab, _, m = train_model(member_config(cfg, i), device, where, progress)
+        members.append((model, vocab))
+        member_metrics.append(m)
+    data = splits(cfg.data)
+    metrics = {
+        f"{k}_acc": accuracy_of(mean_probabilities(members, data[k].texts, device), data[k].labels)
+        for k in ("dev", "test")
+    }
+    for k in ("dev_acc", "test_acc"):
+        metrics.update({f"member{i}_{k}": m[k] for i, m in enumerate(member_metrics)})
+    metrics["seconds"] = sum(m["seconds"] for m in member_metrics)
+    return metrics
+
+
+def train(
+    cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
+) -> dict[str, float]:
+    """One classifier in ``run_dir``, or ``cfg.ensemble`` of them in ``run_dir/member{i}``
+    whose averaged probabilities are scored on dev and test."""
+    if cfg.ensemble < 1:
+        raise ValueError(f"ensemble expects at least 1 classifier, got {cfg.ensemble}")
+    if cfg.ensemble == 1:
+        metrics = train_model(cfg, device, run_dir=run_dir, progress=progress)[3]
+    else:
+        metrics = train_ensemble(cfg, device, run_dir, progress)
+    (run_dir / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+class TrainedSentiment:
+    """One classifier or an ensemble (``members``: each a model and its vocabulary)."""
+
+    def __init__(
+        self, members: list[tuple[SentimentClassifier, Vocab]], cfg: Config, device: torch.device
+    ) -> None:
+        self.members, self.cfg, self.device = members, cfg, device
+
+    def predict(self, inputs: list[str], **options: Any) -> list[str]:
+        if options:
+            raise ValueError(f"sentiment predict takes no options, got {sorted(options)}")
+        texts = [text_tokens(t, f"input line {i}") for i, t in enumerate(inputs, 1)]
+        if not texts:
+            return []
+        probs = mean_probabilities(self.members, texts, self.device).tolist()
+        return [f"{LABELS[p > 0.5]} {max(p, 1 - p):.2f}" for p in probs]
+
+    def evaluate(self, split: str = "dev") -> dict[str, float]:
+        if split not in ("train", "dev", "test"):
+            raise ValueError(f"sentiment evaluates split train, dev or test, got {split!r}")
+        corpus = splits(self.cfg.data)[split]
+        acc = accuracy_of(
+            mean_probabilities(self.members, corpus.texts, self.device), corpus.labels
+        )
+        return {"acc": acc, "n": float(len(corpus))}
+
+
+def load_member(
+    run_dir: Path, cfg: Config, device: torch.device
+) -> tuple[SentimentClassifier, Vocab]:
+    vocab = Vocab.load(Path(run_dir) / VOCAB_FILE)
+    model = build_model(cfg, len(vocab)).to(device)
+    load_weights(model, Path(run_dir) / "model.safetensors")
+    return model.eval(), vocab
+
+
+def load(run_dir: Path, cfg: Config, device: torch.device) -> TrainedSentiment:
+    if cfg.ensemble == 1:
+        return TrainedSentiment([load_member(run_dir, cfg, device)], cfg, device)
+    from rnnlab.tasks import read_run_config
+
+    members = []
+    for i in range(cfg.ensemble):  # each member's own config: a --pretrained one has the LM's sizes
+        _, member_cfg = read_run_config(member_dir(run_dir, i))
+        members.append(load_member(member_dir(run_dir, i), member_cfg, device))
+    return TrainedSentiment(members, cfg, device)

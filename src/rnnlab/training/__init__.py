@@ -1,0 +1,1 @@
+"""Training machinery shared by every task: the loop, samplers, checkpoints, config."""

@@ -1,0 +1,327 @@
+"""Length-generalization tasks, models, location attention and the benchmark runner."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+import torch
+
+from rnnlab.tasks.chomsky import bench as generalize
+from rnnlab.nn.attention import Attention
+from rnnlab.tasks.chomsky.data import (
+    bucket_sort,
+    cycle_navigation,
+    duplicate_string,
+    even_pairs,
+    get_task,
+    modular_arithmetic,
+    parity_check,
+    reverse_string,
+)
+from rnnlab.tasks.chomsky.location_attention import (
+    LocationAttention,
+    LocationSeq2Seq,
+    circular_shift,
+    content_weights,
+    sharpen,
+)
+from rnnlab.tasks.chomsky.model import build_tape
+from rnnlab.tasks.chomsky.task import MODELS, TASKS, make_model
+
+
+def T(rows: list[list[int]]) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.long)
+
+
+# --- generators against hand-computed examples ----------------------------------------
+
+
+def test_parity_check() -> None:
+    assert parity_check(T([[1, 0, 1, 0, 1], [0, 1, 1, 1, 1], [0, 0, 0, 0, 0]])).tolist() == [
+        [1],
+        [0],
+        [0],
+    ]
+
+
+def test_even_pairs() -> None:
+    # 001110: one 01 and one 10 -> even; 0101001: three 01 and two 10 -> odd
+    assert even_pairs(T([[0, 0, 1, 1, 1, 0]])).tolist() == [[0]]
+    assert even_pairs(T([[0, 1, 0, 1, 0, 0, 1]])).tolist() == [[1]]
+    assert even_pairs(T([[1]])).tolist() == [[0]]
+
+
+P, M, X = 5, 6, 7  # + - *
+
+
+def test_modular_arithmetic_hand_examples() -> None:
+    assert modular_arithmetic(T([[1, P, 2, X, 3]])).tolist() == [[2]]  # 1 + 6 = 7
+    assert modular_arithmetic(T([[1, M, 1, M, 1]])).tolist() == [[4]]  # -1
+    assert modular_arithmetic(T([[0, X, 1, P, 4, X, 3, M, 2]])).tolist() == [[0]]  # 10
+    assert modular_arithmetic(T([[3, M, 2, X, 4]])).tolist() == [[0]]  # 3 - 8 = -5
+    assert modular_arithmetic(T([[4]])).tolist() == [[4]]
+    with pytest.raises(ValueError, match="odd length"):
+        modular_arithmetic(T([[1, P]]))
+
+
+def test_modular_arithmetic_against_python_eval() -> None:
+    rng = random.Random(0)
+    symbols = {P: "+", M: "-", X: "*"}
+    rows = []
+    for _ in range(200):
+        row = [rng.randrange(5)]
+        for _ in range(6):
+            row += [rng.choice([P, M, X]), rng.randrange(5)]
+        rows.append(row)
+    got = modular_arithmetic(T(rows))[:, 0].tolist()
+    text = [
+        "".join(symbols.get(v, str(v)) if i % 2 else str(v) for i, v in enumerate(r)) for r in rows
+    ]
+    assert got == [eval(t) % 5 for t in text]  # Python's precedence: * before + and -
+
+
+def test_cycle_navigation() -> None:
+    # actions 0 left, 1 stay, 2 right: R L S L L = -2 -> 3; R R R L -> 2
+    assert cycle_navigation(T([[2, 0, 1, 0, 0]])).tolist() == [[3]]
+    assert cycle_navigation(T([[2, 2, 2, 0]])).tolist() == [[2]]
+    assert cycle_navigation(T([[2] * 7])).tolist() == [[2]]
+
+
+def test_string_tasks() -> None:
+    assert reverse_string(T([[0, 1, 1, 0, 1, 0]])).tolist() == [[0, 1, 0, 1, 1, 0]]
+    assert duplicate_string(T([[1, 0, 1]])).tolist() == [[1, 0, 1, 1, 0, 1]]
+    assert bucket_sort(T([[1, 0, 2, 0, 4, 1, 1, 2]])).tolist() == [[0, 0, 1, 1, 1, 2, 2, 4]]
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_sampling_is_seeded_and_well_formed(name: str) -> None:
+    task = get_task(name)
+    for n in (1, 2, 7, 40):
+        x, y = task.sample(16, n, torch.Generator().manual_seed(n))
+        x2, y2 = task.sample(16, n, torch.Generator().manual_seed(n))
+        assert torch.equal(x, x2) and torch.equal(y, y2)
+        assert x.shape == (16, task.input_length(n))
+        assert y.shape == (16, task.output_length(x.shape[1]))
+        assert int(x.min()) >= 0 and int(x.max()) < task.input_size
+        assert int(y.min()) >= 0 and int(y.max()) < task.output_size
+    with pytest.raises(ValueError, match="at least one symbol"):
+        task.sample(2, 0, torch.Generator())
+
+
+def test_expressions_alternate_numbers_and_operators() -> None:
+    x, _ = get_task("modular_arithmetic").sample(64, 10, torch.Generator().manual_seed(0))
+    assert x.shape[1] == 9  # even lengths lose one symbol, as in the paper
+    assert int(x[:, 0::2].max()) < 5 and int(x[:, 1::2].min()) >= 5
+    assert get_task("bucket_sort").input_size == 5 and get_task("parity_check").input_size == 2
+
+
+# --- models -----------------------------------------------------------------------------
+
+
+def test_build_tape_by_hand() -> None:
+    src = T([[0, 1, 1], [1, 0, 9]])  # 9: padding, never read
+    tape, total = build_tape(src, torch.tensor([3, 2]), torch.tensor([3, 2]), 2, 3)
+    assert tape.tolist() == [[0, 1, 1, 2, 2, 2], [1, 0, 2, 2, 3, 3]]
+    assert total.tolist() == [6, 4]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_shapes_and_padding_invariance(name: str) -> None:
+    torch.manual_seed(0)
+    task = get_task("duplicate_string")
+    model = make_model(name, task, hidden=8).eval()
+    x, y = task.sample(3, 5, torch.Generator().manual_seed(1))
+    assert model.train_logits(x, y).shape == (3, 10, 2)
+    assert model.loss(x, y).dim() == 0
+    short = x[:1, :3]  # a string of 3 next to strings of 5
+    padded = torch.cat([torch.nn.functional.pad(short, (0, 2)), x[1:]])  # (3, 5)
+    src_len, out_len = torch.tensor([3, 5, 5]), torch.tensor([6, 10, 10])
+    pred = model.predict(padded, src_len, out_len)
+    assert pred.shape == (3, 10)
+    alone = model.predict(short, torch.tensor([3]), torch.tensor([6]))
+    assert torch.equal(pred[0, :6], alone[0])
+    assert torch.equal(pred[1:], model.predict(x[1:], src_len[1:], out_len[1:]))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_training_step_changes_parameters(name: str) -> None:
+    torch.manual_seed(0)
+    task = get_task("reverse_string")
+    model = make_model(name, task, hidden=8)
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x, y = task.sample(4, 6, torch.Generator().manual_seed(0))
+    model.loss(x, y).backward()
+    opt.step()
+    changed = [k for k, v in model.named_parameters() if not torch.equal(v, before[k])]
+    assert len(changed) == len(before), set(before) - set(changed)
+
+
+def test_unknown_model_and_task() -> None:
+    with pytest.raises(ValueError, match="unknown model"):
+        make_model("tape", get_task("parity_check"))
+    with pytest.raises(ValueError, match="unknown task"):
+        get_task("palindrome")
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_paper_init_is_haikus_default(cell: str) -> None:
+    """Weights truncated-normal with std 1/sqrt(fan_in) (LSTM: fan-in input + hidden),
+    biases zero except the LSTM forget gate's +1; PyTorch's init is kept on request."""
+    torch.manual_seed(0)
+    hidden = 256
+    model = make_model(cell, get_task("modular_arithmetic"), hidden=hidden)  # 8 symbols + blank
+    rnn = model.rnn  # type: ignore[union-attr]
+    i = rnn.input_size
+    sd = rnn.state_dict()  # detached tensors
+    w_hh = sd["weight_hh_l0"]
+    fan_in = i + hidden if cell == "lstm" else hidden
+    std = fan_in**-0.5
+    assert float(w_hh.abs().max()) <= 2 * std + 1e-6  # truncated at two standard deviations
+    # A normal truncated at +-2 std has std 0.88 std (the PyTorch default: 0.58/sqrt(H)).
+    assert abs(float(w_hh.std()) / std - 0.880) < 0.03
+    w_ih_fan = i + hidden if cell == "lstm" else i
+    assert float(sd["weight_ih_l0"].abs().max()) <= 2 * w_ih_fan**-0.5 + 1e-6
+    assert float(sd["bias_hh_l0"].abs().max()) == 0.0
+    if cell == "lstm":
+        b = sd["bias_ih_l0"].view(4, hidden)  # gates i, f, g, o
+        assert torch.equal(b[1], torch.ones(hidden))
+        assert float(b[[0, 2, 3]].abs().max()) == 0.0
+    else:
+        assert float(sd["bias_ih_l0"].abs().max()) == 0.0
+    # The recurrent matrix of the plain RNN sits near the edge: spectral radius about 1.
+    if cell == "rnn":
+        radius = float(torch.linalg.eigvals(w_hh.double()).abs().max())
+        assert 0.8 < radius < 1.05
+    torch.manual_seed(0)
+    torch_init = make_model(cell, get_task("modular_arithmetic"), hidden=hidden, init="torch")
+    w = torch_init.rnn.state_dict()["weight_hh_l0"]  # type: ignore[union-attr]
+    assert float(w.abs().max()) <= hidden**-0.5 and float(w.std()) < 0.7 * hidden**-0.5
+    with pytest.raises(ValueError, match="init expects one of"):
+        make_model(cell, get_task("parity_check"), init="xavier")
+
+
+# --- location attention -------------------------------------------------------------------
+
+SHARP_PLUS = torch.tensor([[0.0, 0.0, 1.0]])  # all mass on moving by +1
+SHARP_MINUS = torch.tensor([[1.0, 0.0, 0.0]])
+
+
+def test_sharp_shift_moves_weights_one_position_by_hand() -> None:
+    mask = torch.tensor([[True, True, True, False]])  # length 3, one padded position
+    w = torch.tensor([[0.1, 0.7, 0.2, 0.0]])
+    # +1: position j reads j - 1, wrapping at the sequence's own length (3, not 4)
+    assert torch.allclose(circular_shift(w, SHARP_PLUS, mask), torch.tensor([[0.2, 0.1, 0.7, 0]]))
+    assert torch.allclose(circular_shift(w, SHARP_MINUS, mask), torch.tensor([[0.7, 0.2, 0.1, 0]]))
+    first = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
+    assert torch.equal(circular_shift(first, SHARP_MINUS, mask), torch.tensor([[0.0, 0, 1, 0]]))
+    # a blurred shift mixes neighbours: 0.5 stay + 0.5 right
+    half = torch.tensor([[0.0, 0.5, 0.5]])
+    want = torch.tensor([[0.5 * 0.1 + 0.5 * 0.2, 0.5 * 0.7 + 0.5 * 0.1, 0.5 * 0.2 + 0.5 * 0.7, 0]])
+    assert torch.allclose(circular_shift(w, half, mask), want)
+
+
+def test_sharpen_and_content_by_hand() -> None:
+    mask = torch.tensor([[True, True, False]])
+    got = sharpen(torch.tensor([[0.2, 0.8, 0.0]]), torch.tensor([[2.0]]), mask)
+    assert torch.allclose(got, torch.tensor([[0.04 / 0.68, 0.64 / 0.68, 0.0]]), atol=1e-5)
+    memory = torch.tensor([[[2.0, 0.0], [0.0, 3.0], [5.0, 5.0]]])
+    unit = LocationAttention(2, 2).keys(memory)  # rows of length 1
+    assert torch.allclose(unit[0, 1], torch.tensor([0.0, 1.0]))
+    got = content_weights(torch.tensor([[3.0, 0.0]]), unit, torch.tensor([[math.log(4.0)]]), mask)
+    # cos = 1 and 0 -> scores log 4 and 0 -> 4/5, 1/5; the padded position gets nothing
+    assert torch.allclose(got, torch.tensor([[0.8, 0.2, 0.0]]))
+
+
+def test_location_attention_step_with_sharp_head() -> None:
+    att = LocationAttention(query_dim=4, key_dim=3)
+    assert isinstance(att, Attention) and att.uses_previous_weights
+    hk = 3
+    with torch.no_grad():  # gate -> 0 (ignore content), shift -> +1, gamma -> large
+        att.heads.weight.zero_()
+        att.heads.bias.zero_()
+        att.heads.bias[hk + 1] = -50.0
+        att.heads.bias[hk + 2 : hk + 5] = torch.tensor([-50.0, -50.0, 50.0])
+        att.heads.bias[hk + 5] = 20.0
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    memory = torch.randn(2, 5, 3)
+    w = att.initial_weights(mask)
+    for step in range(1, 7):
+        context, w = att(torch.randn(2, 4), memory, mask, previous=w)
+        want = [step % 5, step % 3]
+        assert w.argmax(dim=1).tolist() == want
+        assert torch.allclose(w.max(dim=1).values, torch.ones(2), atol=1e-4)
+        assert torch.allclose(context[0], memory[0, want[0]], atol=1e-3)
+
+
+def test_location_weights_sum_to_one_and_ignore_padding() -> None:
+    torch.manual_seed(0)
+    att = LocationAttention(query_dim=6, key_dim=5)
+    mask = torch.arange(7).unsqueeze(0) < torch.tensor([[7], [4], [1]])  # (3, 7)
+    memory = torch.randn(3, 7, 5)
+    w = att.initial_weights(mask)
+    for _ in range(5):
+        _, w = att(torch.randn(3, 6) * 3, memory, mask, previous=w)
+        assert torch.allclose(w.sum(dim=1), torch.ones(3), atol=1e-5)
+        assert float(w.detach()[~mask].abs().max()) == 0.0 and float(w.detach().min()) >= 0.0
+
+
+def test_location_seq2seq_learns_reversal_and_generalizes() -> None:
+    """~150 steps on strings of 1..10; tested on strings of 30 (3x longer)."""
+    torch.manual_seed(0)
+    task = get_task("reverse_string")
+    model = LocationSeq2Seq(2, 2, hidden=16, embed=8)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(150):
+        n = int(torch.randint(1, 11, (1,), generator=gen))
+        x, y = task.sample(16, n, gen)
+        opt.zero_grad()
+        model.loss(x, y).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    x, y = task.sample(16, 30, torch.Generator().manual_seed(99))
+    pred = model.predict(x, torch.full((16,), 30), torch.full((16,), 30))
+    assert float((pred == y).float().mean()) >= 0.99
+
+
+# --- the benchmark, end to end ---------------------------------------------------------------
+
+
+def test_bench_generalize_end_to_end(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "gen"
+    argv = ["--tasks", "parity_check", "reverse_string", "--models", "lstm", "s2s_location"]
+    argv += ["--seeds", "2", "--steps", "3", "--hidden", "8", "--max-test-length", "44"]
+    rc = generalize.main([*argv, "--eval-batch", "2", "--out", str(out)])
+    assert rc == 0
+    data = json.loads((out / "results.json").read_text())
+    runs = {(r["task"], r["model"], r["seed"]) for r in data["runs"]}
+    assert len(runs) == 8 and len(data["runs"]) == 8
+    for r in data["runs"]:
+        assert sorted(int(n) for n in r["accuracy"]) == [41, 42, 43, 44]
+        assert all(0.0 <= a <= 1.0 for a in r["accuracy"].values())
+        want = 100 * sum(r["accuracy"].values()) / 4
+        assert abs(r["score"] - want) < 1e-2
+    s = data["summary"]["reverse_string"]["lstm"]
+    scores = [
+        r["score"] for r in data["runs"] if r["task"] == "reverse_string" and r["model"] == "lstm"
+    ]
+    assert s["max"] == max(scores) and abs(s["mean"] - sum(scores) / 2) < 1e-9
+    table = (out / "table.md").read_text()
+    assert "(60.9)" in table and "(100.0)" in table and "Tape-RNN" in table  # paper beside ours
+    assert table in capsys.readouterr().out
+    assert (out / "accuracy_by_length.png").stat().st_size > 0
+    # a second call finds every run in runs.jsonl and trains nothing again
+    assert generalize.main([*argv, "--eval-batch", "2", "--out", str(out)]) == 0
+    assert len((out / "runs.jsonl").read_text().splitlines()) == 8
+    assert json.loads((out / "results.json").read_text())["runs"] == data["runs"]
+
+
+def test_bench_rejects_bad_arguments(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="unknown"):
+        generalize.main(["--tasks", "palindrome", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="exceed"):
+        generalize.main(["--max-test-length", "30", "--out", str(tmp_path)])
