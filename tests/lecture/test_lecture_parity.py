@@ -99,13 +99,16 @@ def test_rnn_experiments_return_claims_figures_and_json_details(ctx):
 
     want = {
         "parity.rnn_succeeds": {
-            "parity.rnn_succeeds", "parity.rnn_succeeds.len200", "parity.rnn_succeeds.len2000"
+            "parity.rnn_succeeds",
+            "parity.rnn_succeeds.len200",
+            "parity.rnn_succeeds.len2000",
         },
         "parity.what_each_part_learns": {
-            "parity.what_each_part_learns.handset", "parity.what_each_part_learns.fsm"
+            "parity.what_each_part_learns.handset",
+            "parity.what_each_part_learns.fsm",
         },
         "rnn.unrolled_view": {"rnn.unrolled_view"},
-    }  # fmt: skip
+    }
     for fn in (LP.rnn_succeeds, LP.what_each_part_learns, unrolled_view):
         exp = fn(ctx)
         assert {c.id for c in exp.claims} == want[exp.id]

@@ -55,8 +55,18 @@ def random_state(kind, layers_dirs, batch, dtype, grad=True):
     return h, torch.randn(layers_dirs, batch, H, dtype=dtype, requires_grad=grad)
 
 
-def check_against_torch(kind, backend, dtype, tol, bidirectional, num_layers, batch_first, ragged,
-                        give_h0=True, bias=True):  # fmt: skip
+def check_against_torch(
+    kind,
+    backend,
+    dtype,
+    tol,
+    bidirectional,
+    num_layers,
+    batch_first,
+    ragged,
+    give_h0=True,
+    bias=True,
+):
     torch.manual_seed(0)
     kw = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first)
     ours, ref = make_pair(kind, backend, dtype, bias=bias, **kw)

@@ -192,9 +192,14 @@ def test_lr_scales_give_each_group_its_own_learning_rate() -> None:
     before = [p.detach().clone() for p in model.parameters()]
     x, y = torch.randn(8, 3), torch.randn(8, 1)
     cfg = TrainConfig(steps=1, lr=0.1, clip_norm=0.0, eval_every=10, log_every=1)
-    fit(model, cfg, lambda step: (x, y),
-        lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]), progress=False,
-        lr_scales={"0.weight": 0.0, "0.": 0.25})  # fmt: skip
+    fit(
+        model,
+        cfg,
+        lambda step: (x, y),
+        lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1]),
+        progress=False,
+        lr_scales={"0.weight": 0.0, "0.": 0.25},
+    )
     moved = [(p.detach() - b).abs() for p, b in zip(model.parameters(), before, strict=True)]
     assert torch.equal(moved[0], torch.zeros_like(moved[0]))  # 0.weight: scale 0
     torch.testing.assert_close(moved[1], torch.full_like(moved[1], 0.025))  # 0.bias: 0.25

@@ -192,9 +192,18 @@ def extract_automaton(
         # the zero start state is never answered from; it is the state whose moves it shares
         matches = [s for s in range(n) if min_delta[s] == start_row]
         auto = Automaton(
-            k, centers, delta, output, start, det, pur, cls, min_delta, min_output,
+            k,
+            centers,
+            delta,
+            output,
+            start,
+            det,
+            pur,
+            cls,
+            min_delta,
+            min_output,
             matches[0] if len(matches) == 1 else -1,
-        )  # fmt: skip
+        )
         if det >= goal and pur >= goal:
             return auto
         if best is None or det * pur > best.determinism * best.purity:

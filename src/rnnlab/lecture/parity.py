@@ -66,14 +66,26 @@ def _fit_fixed(
     number of steps taken.
     """
     cfg = TrainConfig(
-        lr=lr, steps=steps, batch_size=batch_size, seed=seed, eval_every=eval_every,
-        log_every=eval_every, clip_norm=1.0,
-    )  # fmt: skip
+        lr=lr,
+        steps=steps,
+        batch_size=batch_size,
+        seed=seed,
+        eval_every=eval_every,
+        log_every=eval_every,
+        clip_norm=1.0,
+    )
     sampler = EpochSampler(n_examples, batch_size, seed)
     result = fit(
-        model, cfg, sampler.indices, lambda _m, idx: loss_on(idx), eval_fn,
-        progress=progress, desc=desc, stop_fn=stop_fn, metric="acc",
-    )  # fmt: skip
+        model,
+        cfg,
+        sampler.indices,
+        lambda _m, idx: loss_on(idx),
+        eval_fn,
+        progress=progress,
+        desc=desc,
+        stop_fn=stop_fn,
+        metric="acc",
+    )
     model.eval()
     return result.steps
 
@@ -87,10 +99,14 @@ def dense_per_position(
     x, y = train.x, train.y  # (N, n), (N, n)
     steps = epochs * -(-x.shape[0] // 128)
     _fit_fixed(
-        mlp, x.shape[0],
+        mlp,
+        x.shape[0],
         lambda idx: F.binary_cross_entropy_with_logits(mlp(x[idx]), y[idx]),
-        steps=steps, lr=1e-3, batch_size=128, seed=seed,
-    )  # fmt: skip
+        steps=steps,
+        lr=1e-3,
+        batch_size=128,
+        seed=seed,
+    )
     with torch.no_grad():
         test_acc = ((mlp(test.x) > 0).float() == test.y).float().mean(0)  # (n,)
         train_acc = ((mlp(x) > 0).float() == y).float().mean()
@@ -120,9 +136,17 @@ def rnn_per_position(
             return P.score(rnn, dev)
 
         steps += _fit_fixed(
-            rnn, x.shape[0], loss_on, steps=2000, lr=0.01, batch_size=64, seed=seed + start,
-            eval_fn=dev_score, stop_fn=lambda r: r["margin"] >= 4.0, eval_every=50,
-        )  # fmt: skip
+            rnn,
+            x.shape[0],
+            loss_on,
+            steps=2000,
+            lr=0.01,
+            batch_size=64,
+            seed=seed + start,
+            eval_fn=dev_score,
+            stop_fn=lambda r: r["margin"] >= 4.0,
+            eval_every=50,
+        )
         if P.score(rnn, dev)["acc"] >= 1.0:
             break
     with torch.no_grad():
@@ -145,11 +169,17 @@ def dense_final_label(
         return {"acc": float(((mlp(x) > 0).float() == y).float().mean())}
 
     steps = _fit_fixed(
-        mlp, x.shape[0],
+        mlp,
+        x.shape[0],
         lambda idx: F.binary_cross_entropy_with_logits(mlp(x[idx]), y[idx]),
-        steps=max_epochs * per_epoch, lr=lr, batch_size=batch_size, seed=seed,
-        eval_fn=train_acc, stop_fn=lambda r: r["acc"] >= 1.0, eval_every=5 * per_epoch,
-    )  # fmt: skip
+        steps=max_epochs * per_epoch,
+        lr=lr,
+        batch_size=batch_size,
+        seed=seed,
+        eval_fn=train_acc,
+        stop_fn=lambda r: r["acc"] >= 1.0,
+        eval_every=5 * per_epoch,
+    )
     with torch.no_grad():
         test_acc = ((mlp(test.x).squeeze(1) > 0).float() == test.final).float().mean()
     return {
@@ -242,7 +272,9 @@ def dense_fails(ctx: Context) -> Experiment:
             "sequences beyond the first few positions",
             f"dense net: highest final-position accuracy over n = {big_ns[0]}..{big_ns[-1]} "
             f"({n_train} training sequences)",
-            dense_final, CHANCE_MAX, "<=",
+            dense_final,
+            CHANCE_MAX,
+            "<=",
         ),
         Claim(
             "parity.dense_fails.rnn",
@@ -250,7 +282,8 @@ def dense_fails(ctx: Context) -> Experiment:
             f"RNN: per-step accuracy on unseen sequences at its worst n of {ns[0]}..{ns[-1]} "
             f"(worst single position {rnn_worst_position:.3f}; n={ns[0]} has only "
             f"{test_sizes[ns[0]]} unseen sequences)",
-            rnn_worst_n, 0.99,
+            rnn_worst_n,
+            0.99,
         ),
         Claim(
             "parity.dense_fails.final_label",
@@ -258,16 +291,19 @@ def dense_fails(ctx: Context) -> Experiment:
             "yet stays at chance on unseen sequences",
             f"highest unseen accuracy over {len(finals)} settings (train accuracy "
             f"{memorized:.3f} at n=16 with 1,000 examples)",
-            final_unseen, CHANCE_MAX, "<=",
+            final_unseen,
+            CHANCE_MAX,
+            "<=",
         ),
         Claim(
             "parity.dense_fails.large_share",
             f"Shown most of all 2^{n_big} sequences, the dense net does learn n = {n_big}",
             f"unseen accuracy at n={n_big}, trained on {large[-1]['train_size']} of "
             f"{2**n_big} sequences",
-            share_acc, 0.9,
+            share_acc,
+            0.9,
         ),
-    ]  # fmt: skip
+    ]
     shares = ", ".join(
         f"{100 * r['share']:.0f}% of the {2 ** r['n']:,} sequences of length {r['n']}: "
         f"{100 * r['unseen_acc']:.0f}% of the rest right"
@@ -301,9 +337,13 @@ def dense_fails(ctx: Context) -> Experiment:
         "other_length_error": length_error,
     }
     return Experiment(
-        "parity.dense_fails", "1. The Notebook of Failure: a dense net on parity", claims,
-        figs, text, details,
-    )  # fmt: skip
+        "parity.dense_fails",
+        "1. The Notebook of Failure: a dense net on parity",
+        claims,
+        figs,
+        text,
+        details,
+    )
 
 
 # --- 2. the RNN succeeds ---------------------------------------------------------------
@@ -354,19 +394,24 @@ def rnn_succeeds(ctx: Context) -> Experiment:
             "parity.rnn_succeeds",
             "An RNN trained on lengths 1..20 outputs the running evenness on unseen sequences",
             f"per-step accuracy, unseen sequences of lengths 1..{d.max_len}",
-            results[f"1-{d.max_len}"]["acc"], 0.999,
+            results[f"1-{d.max_len}"]["acc"],
+            0.999,
         ),
         Claim(
             "parity.rnn_succeeds.len200",
             "... and the same at length 200 (10x the longest training sequence)",
-            "per-step accuracy at length 200", results["200"]["acc"], 0.999,
+            "per-step accuracy at length 200",
+            results["200"]["acc"],
+            0.999,
         ),
         Claim(
             "parity.rnn_succeeds.len2000",
             "... and at length 2,000 (100x)",
-            "per-step accuracy at length 2,000", results["2000"]["acc"], 0.999,
+            "per-step accuracy at length 2,000",
+            results["2000"]["acc"],
+            0.999,
         ),
-    ]  # fmt: skip
+    ]
     starts = int(info["random_starts"])
     restarts = f"; random starts: {starts}" if starts > 1 else ""
     text = (
@@ -388,9 +433,13 @@ def rnn_succeeds(ctx: Context) -> Experiment:
         "accuracy_by_length": {str(n): _r(v["acc"], 6) for n, v in curve.items()},
     }
     return Experiment(
-        "parity.rnn_succeeds", "2. An RNN computes parity at any length", claims, [fig],
-        text, details,
-    )  # fmt: skip
+        "parity.rnn_succeeds",
+        "2. An RNN computes parity at any length",
+        claims,
+        [fig],
+        text,
+        details,
+    )
 
 
 # --- 3. the final label only -----------------------------------------------------------
@@ -448,12 +497,20 @@ def _train_final_only(
     def stop(r: dict[str, float]) -> bool:
         return lengths is None and r["longest"] >= cur.top and r["margin"] >= 6.0
 
-    cfg = TrainConfig(lr=0.01, steps=budget, batch_size=64, seed=seed, eval_every=50,
-                      log_every=50, clip_norm=1.0)  # fmt: skip
+    cfg = TrainConfig(
+        lr=0.01, steps=budget, batch_size=64, seed=seed, eval_every=50, log_every=50, clip_norm=1.0
+    )
     result = fit(
-        model, cfg, batch_fn, lambda m, b: P.loss_of(model, b, "final"), eval_fn,
-        progress=progress, desc="final label", stop_fn=stop, metric="acc",
-    )  # fmt: skip
+        model,
+        cfg,
+        batch_fn,
+        lambda m, b: P.loss_of(model, b, "final"),
+        eval_fn,
+        progress=progress,
+        desc="final label",
+        stop_fn=stop,
+        metric="acc",
+    )
     model.eval()
     return model, cur, result.steps
 
@@ -478,16 +535,18 @@ def final_only(ctx: Context) -> Experiment:
             "With the final label alone, a length curriculum (2, 4, ..., 20) makes the RNN "
             "learn parity",
             f"final-label accuracy at length {at10} (10x the training length)",
-            acc["curriculum"][at10], 0.99,
+            acc["curriculum"][at10],
+            0.99,
         ),
         Claim(
             "parity.final_only.no_curriculum",
-            "Without the curriculum (length 20 from the start, as many steps) it stays at "
-            "chance",
+            "Without the curriculum (length 20 from the start, as many steps) it stays at chance",
             f"final-label accuracy at length {max_len}",
-            acc["no curriculum"][max_len], 0.6, "<=",
+            acc["no curriculum"][max_len],
+            0.6,
+            "<=",
         ),
-    ]  # fmt: skip
+    ]
     text = (
         "With only the final label, one bit of feedback per sequence, an RNN trained on "
         f"length {max_len} from the start gets no useful gradient and stays at chance. "
@@ -504,9 +563,13 @@ def final_only(ctx: Context) -> Experiment:
         "accuracy": {k: {str(n): _r(v) for n, v in a.items()} for k, a in acc.items()},
     }
     return Experiment(
-        "parity.final_only", "3. The final label only: a length curriculum", claims, [fig],
-        text, details,
-    )  # fmt: skip
+        "parity.final_only",
+        "3. The final label only: a length curriculum",
+        claims,
+        [fig],
+        text,
+        details,
+    )
 
 
 # --- 4. what each part learns ----------------------------------------------------------
@@ -528,9 +591,11 @@ def what_each_part_learns(ctx: Context) -> Experiment:
     with torch.no_grad():
         logits_t, states = model(states_batch.x)  # (B, T), (B, T, H)
     auto = extract_automaton(
-        states.numpy(), states_batch.x.numpy().astype(np.int64),
-        (logits_t > 0).numpy(), seed=ctx.seed,
-    )  # fmt: skip
+        states.numpy(),
+        states_batch.x.numpy().astype(np.int64),
+        (logits_t > 0).numpy(),
+        seed=ctx.seed,
+    )
     check = P.sample_batch(200, None, 200, 200, ctx.seed + 5)
     fsm_acc = float((auto.run(check.x.numpy().astype(np.int64)) == check.y.numpy()).mean())
     is_parity = auto.is_parity()
@@ -545,7 +610,8 @@ def what_each_part_learns(ctx: Context) -> Experiment:
             "A 2-unit Elman RNN with hand-set weights computes parity exactly at any length",
             f"per-step accuracy at length 10,000 ({long_bits.shape[0]} sequences; "
             f"{hand_errors} errors)",
-            hand_acc, 1.0,
+            hand_acc,
+            1.0,
         ),
         Claim(
             "parity.what_each_part_learns.fsm",
@@ -553,9 +619,10 @@ def what_each_part_learns(ctx: Context) -> Experiment:
             f"minimized machine is the parity automaton (1 = yes; k-means k={auto.k}, "
             f"{auto.n_states} states before, {auto.n_min} after minimizing; agrees with "
             f"parity on {100 * fsm_acc:.2f}% of steps at length 200)",
-            1.0 if is_parity else 0.0, 1.0,
+            1.0 if is_parity else 0.0,
+            1.0,
         ),
-    ]  # fmt: skip
+    ]
     text = (
         "What does each part learn? The state has to carry the evenness so far, and the "
         "recurrence has to update it: new parity = old parity XOR input. XOR is not linearly "
@@ -582,6 +649,10 @@ def what_each_part_learns(ctx: Context) -> Experiment:
         "fsm": {**auto.to_json(), "agreement_at_200": _r(fsm_acc, 6), "is_parity": is_parity},
     }
     return Experiment(
-        "parity.what_each_part_learns", "4. What each part learns", claims, figs, text,
+        "parity.what_each_part_learns",
+        "4. What each part learns",
+        claims,
+        figs,
+        text,
         details,
-    )  # fmt: skip
+    )

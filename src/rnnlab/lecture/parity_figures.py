@@ -55,16 +55,25 @@ def dense(
         axes[:2], ["dense net (MLP 2x256)", f"RNN ({rnn_hidden} units)"], strict=True
     ):
         ax.axhline(0.5, color="grey", ls=":", label="chance")
-        ax.set(title=f"{title}: accuracy per position", xlabel="position t",
-               ylabel="accuracy on unseen sequences", ylim=(0.3, 1.03), xscale="log")  # fmt: skip
+        ax.set(
+            title=f"{title}: accuracy per position",
+            xlabel="position t",
+            ylabel="accuracy on unseen sequences",
+            ylim=(0.3, 1.03),
+            xscale="log",
+        )
         ax.legend(fontsize=7, ncol=2)
     axes[2].plot(ns, [dense[n][-1] for n in ns], "o-", label="dense, final position")
     axes[2].plot(ns, [float(np.mean(dense[n])) for n in ns], "s--", label="dense, mean")
     axes[2].plot(ns, [rnn[n][-1] for n in ns], "o-", label="RNN, final position")
     axes[2].plot(ns, [float(np.mean(rnn[n])) for n in ns], "s--", label="RNN, mean")
     axes[2].axhline(0.5, color="grey", ls=":", label="chance")
-    axes[2].set(title="accuracy against sequence length n", xlabel="n",
-                ylabel="accuracy on unseen sequences", ylim=(0.3, 1.03))  # fmt: skip
+    axes[2].set(
+        title="accuracy against sequence length n",
+        xlabel="n",
+        ylabel="accuracy on unseen sequences",
+        ylim=(0.3, 1.03),
+    )
     axes[2].legend(fontsize=8)
     fig.suptitle("Same sequences, same targets (the evenness after every input)")
     return save(fig, ctx, "parity_dense_vs_rnn.png")
@@ -88,8 +97,11 @@ def final_label(ctx: Context, finals: list[dict[str, Any]], large: list[dict[str
             ax.text(i + dx, r[key] + 0.01, f"{r[key]:.2f}", ha="center", fontsize=8)
     ax.text(len(finals) - 0.45, 1.07, "n = 12, shown a growing share of all 2^12:", fontsize=8)
     ax.set_xticks(xs, labels, fontsize=8)
-    ax.set(ylabel="accuracy of the final label", ylim=(0, 1.13),
-           title="Dense net on the final label alone: memorized, not learned")  # fmt: skip
+    ax.set(
+        ylabel="accuracy of the final label",
+        ylim=(0, 1.13),
+        title="Dense net on the final label alone: memorized, not learned",
+    )
     ax.legend(fontsize=8, loc="lower left")
     return save(fig, ctx, "parity_dense_final_label.png")
 
@@ -105,8 +117,13 @@ def generalization(
     ax.plot(ns, [curve[n]["acc"] for n in ns], "o-", label="per-step accuracy")
     ax.plot(ns, [curve[n]["seq_acc"] for n in ns], "s--", label="whole sequence right")
     ax.axhline(0.5, color="grey", ls=":", label="chance")
-    ax.set(xscale="log", ylim=(0.4, 1.03), xlabel="test length", ylabel="accuracy",
-           title="Unseen sequences, up to 100x the training length")  # fmt: skip
+    ax.set(
+        xscale="log",
+        ylim=(0.4, 1.03),
+        xlabel="test length",
+        ylabel="accuracy",
+        title="Unseen sequences, up to 100x the training length",
+    )
     ax.legend(fontsize=8, loc="lower left")
     ax = axes[1]
     hist = [h for h in info.get("history", []) if "dev_acc" in h]
@@ -130,23 +147,29 @@ def final_only(
     steps: int,
     acc: dict[str, dict[int, float]],
     lengths: list[int],
-) -> Path:  # fmt: skip
+) -> Path:
     plt = plt_agg()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     xs = [0] + [s for s, _ in schedule] + [steps]
     ys = [2] + [n for _, n in schedule] + [schedule[-1][1] if schedule else 2]
     axes[0].step(xs, ys, where="post", label="curriculum")
     axes[0].axhline(top, color="grey", ls=":", label="no curriculum (always 20)")
-    axes[0].set(xlabel="training step", ylabel="longest training sequence",
-                title="Length curriculum: +2 once every dev sequence is right")  # fmt: skip
+    axes[0].set(
+        xlabel="training step",
+        ylabel="longest training sequence",
+        title="Length curriculum: +2 once every dev sequence is right",
+    )
     axes[0].legend(fontsize=8)
     xpos = np.arange(len(lengths))
     for i, (name, a) in enumerate(acc.items()):
         axes[1].bar(xpos + (i - 0.5) * 0.4, [a[n] for n in lengths], 0.4, label=name)
     axes[1].axhline(0.5, color="grey", ls=":", label="chance")
     axes[1].set_xticks(xpos, [f"length {n}" for n in lengths])
-    axes[1].set(ylabel="final-label accuracy (unseen)", ylim=(0, 1.22),
-                title="Measured at 1x, 10x and 100x the training length")  # fmt: skip
+    axes[1].set(
+        ylabel="final-label accuracy (unseen)",
+        ylim=(0, 1.22),
+        title="Measured at 1x, 10x and 100x the training length",
+    )
     axes[1].legend(fontsize=8, loc="upper center", ncol=3)
     return save(fig, ctx, "parity_final_only.png")
 
@@ -186,15 +209,19 @@ def handset(ctx: Context, hand: ParityRNN) -> Path:
             lines.append(f" {pv}  {xv} | {2 * o - 1:+d}   {2 * a - 1:+d}  | {o - a}")
     ax.text(0.0, 1.0, "\n".join(lines), family="monospace", fontsize=10, va="top")
     t = np.arange(1, len(bits) + 1)
-    rows = [(h[:, 0], "h1 = OR", (-1.2, 1.2)), (h[:, 1], "h2 = AND", (-1.2, 1.2)),
-            (p, "p = (h1-h2)/2", (-0.2, 1.2))]  # fmt: skip
+    rows = [
+        (h[:, 0], "h1 = OR", (-1.2, 1.2)),
+        (h[:, 1], "h2 = AND", (-1.2, 1.2)),
+        (p, "p = (h1-h2)/2", (-0.2, 1.2)),
+    ]
     for i, (values, name, lim) in enumerate(rows):
         ax = fig.add_subplot(grid[i, 1])
         ax.step(t, values, where="mid", color=f"C{i}", lw=2)
         ax.set(ylabel=name, ylim=lim, xticks=t, xlim=(0.5, len(bits) + 0.5))
         if i == 0:
-            ax.set_title("Its two units on one input (x on top): OR, AND and their difference",
-                         pad=22)  # fmt: skip
+            ax.set_title(
+                "Its two units on one input (x on top): OR, AND and their difference", pad=22
+            )
             for ti, bv in zip(t, bits, strict=True):
                 ax.text(ti, 1.5, f"x={bv}", ha="center", fontsize=9)
         if i < 2:
@@ -221,8 +248,11 @@ def automaton(ctx: Context, states: np.ndarray, even: np.ndarray, auto: Automato
     ax.scatter(cxy[:, 0], cxy[:, 1], marker="x", c="black", s=60, label="k-means centres")
     for i, (cx, cy) in enumerate(cxy):
         ax.annotate(f"c{i}", (cx, cy), textcoords="offset points", xytext=(5, 5), fontsize=8)
-    ax.set(xlabel="principal component 1", ylabel="principal component 2",
-           title=f"Hidden states of the trained RNN ({states.shape[-1]} units), PCA")  # fmt: skip
+    ax.set(
+        xlabel="principal component 1",
+        ylabel="principal component 2",
+        title=f"Hidden states of the trained RNN ({states.shape[-1]} units), PCA",
+    )
     ax.legend(fontsize=8, markerscale=2)
 
     ax = axes[1]
@@ -245,9 +275,11 @@ def automaton(ctx: Context, states: np.ndarray, even: np.ndarray, auto: Automato
                 if dst == src:  # a self-loop above (even) or below (odd) the state
                     sgn = 1 if cy >= 0 and src == 0 else -1
                     a = FancyArrowPatch(
-                        (cx - 0.25, cy + sgn * 0.38), (cx + 0.25, cy + sgn * 0.38),
-                        connectionstyle=f"arc3,rad={-1.6 * sgn}", **arrow,
-                    )  # fmt: skip
+                        (cx - 0.25, cy + sgn * 0.38),
+                        (cx + 0.25, cy + sgn * 0.38),
+                        connectionstyle=f"arc3,rad={-1.6 * sgn}",
+                        **arrow,
+                    )
                     ax.add_patch(a)
                     ax.text(cx, cy + sgn * 1.0, str(bit), ha="center", va="center", fontsize=12)
                 else:
@@ -256,14 +288,23 @@ def automaton(ctx: Context, states: np.ndarray, even: np.ndarray, auto: Automato
                     a = FancyArrowPatch(
                         (cx + (0.45 if dx > cx else -0.45), cy + off),
                         (dx + (-0.45 if dx > cx else 0.45), dy + off),
-                        connectionstyle="arc3,rad=-0.35", **arrow,
-                    )  # fmt: skip
+                        connectionstyle="arc3,rad=-0.35",
+                        **arrow,
+                    )
                     ax.add_patch(a)
-                    ax.text((cx + dx) / 2, cy + 3 * off + (0.15 if off > 0 else -0.15),
-                            str(bit), ha="center", fontsize=12)  # fmt: skip
+                    ax.text(
+                        (cx + dx) / 2,
+                        cy + 3 * off + (0.15 if off > 0 else -0.15),
+                        str(bit),
+                        ha="center",
+                        fontsize=12,
+                    )
         start = centers[auto.min_start]
-        ax.add_patch(FancyArrowPatch((start[0] - 1.0, start[1] - 0.9),
-                                     (start[0] - 0.35, start[1] - 0.3), **arrow))  # fmt: skip
+        ax.add_patch(
+            FancyArrowPatch(
+                (start[0] - 1.0, start[1] - 0.9), (start[0] - 0.35, start[1] - 0.3), **arrow
+            )
+        )
         ax.text(start[0] - 1.05, start[1] - 1.05, "start", fontsize=9)
     ax.set_title(
         f"Read off the clusters and minimized: {auto.n_states} clusters -> {auto.n_min} states"

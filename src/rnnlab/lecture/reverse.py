@@ -133,9 +133,16 @@ def train_synchronous(ctx: Context, max_steps: int = 2000) -> tuple[SynchronousR
         return {"read_acc": float(ok[dev_read].float().mean())}
 
     res = fit(
-        model, cfg, batch_fn, loss_fn, eval_fn, metric="read_acc",
-        progress=ctx.progress, desc="synchronous RNN", stop_fn=lambda d: d["read_acc"] >= 0.97,
-    )  # fmt: skip
+        model,
+        cfg,
+        batch_fn,
+        loss_fn,
+        eval_fn,
+        metric="read_acc",
+        progress=ctx.progress,
+        desc="synchronous RNN",
+        stop_fn=lambda d: d["read_acc"] >= 0.97,
+    )
     model.eval()
     return model, res.steps
 

@@ -60,9 +60,11 @@ def unrolled_view(ctx: Context) -> Experiment:
             "loop written out by hand reproduces the layer",
             f"largest |hand-unrolled - layer| over states and outputs ({right}/{len(EXAMPLE)} "
             "answers right on the example)",
-            diff, 1e-5, "<=",
+            diff,
+            1e-5,
+            "<=",
         )
-    ]  # fmt: skip
+    ]
     text = (
         "Rolled up, the RNN is a single cell with a loop: it reads x_t and its own previous "
         "state and writes the new state, from which a read-out gives the answer. Unrolled "
@@ -86,16 +88,22 @@ def unrolled_view(ctx: Context) -> Experiment:
 def _box(ax: Any, x: float, y: float, w: float, h: float, text: str, color: str) -> None:
     from matplotlib.patches import FancyBboxPatch
 
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.03",
-                                fc=color, ec="black", lw=1))  # fmt: skip
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.03", fc=color, ec="black", lw=1
+        )
+    )
     ax.text(x, y, text, ha="center", va="center", fontsize=9)
 
 
 def _arrow(ax: Any, a: tuple[float, float], b: tuple[float, float], rad: float = 0.0) -> None:
     from matplotlib.patches import FancyArrowPatch
 
-    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=12, lw=1.2,
-                                 connectionstyle=f"arc3,rad={rad}"))  # fmt: skip
+    ax.add_patch(
+        FancyArrowPatch(
+            a, b, arrowstyle="-|>", mutation_scale=12, lw=1.2, connectionstyle=f"arc3,rad={rad}"
+        )
+    )
 
 
 def _plot(
@@ -136,8 +144,15 @@ def _plot(
         for i, v in enumerate(vec):
             y0 = top - (i + 1) * cell
             ax1.add_patch(plt.Rectangle((t - 0.3, y0), 0.6, cell, fc=cmap((v + 1) / 2), ec="white"))
-            ax1.text(t, y0 + cell / 2, f"{v:+.2f}", ha="center", va="center", fontsize=6.5,
-                     color="white" if abs(v) > 0.6 else "black")  # fmt: skip
+            ax1.text(
+                t,
+                y0 + cell / 2,
+                f"{v:+.2f}",
+                ha="center",
+                va="center",
+                fontsize=6.5,
+                color="white" if abs(v) > 0.6 else "black",
+            )
         ax1.text(t, top + 0.15, f"h_{t}", ha="center", fontsize=9)
         if t == 0:
             continue
@@ -146,8 +161,15 @@ def _plot(
         _arrow(ax1, (t, -0.55), (t, -0.02))
         p = 1 / (1 + np.exp(-logit[t - 1]))
         ok = (logit[t - 1] > 0) == (target[t - 1] > 0.5)
-        _box(ax1, t, top + 1.4, 0.75, 0.6, f"{p:.3f}\n-> {int(logit[t - 1] > 0)}",
-             "#d8efd8" if ok else "#f5c6c6")  # fmt: skip
+        _box(
+            ax1,
+            t,
+            top + 1.4,
+            0.75,
+            0.6,
+            f"{p:.3f}\n-> {int(logit[t - 1] > 0)}",
+            "#d8efd8" if ok else "#f5c6c6",
+        )
         _arrow(ax1, (t, top + 0.45), (t, top + 1.08))
         ax1.text(t, top + 1.95, f"target {int(target[t - 1])}", ha="center", fontsize=8)
     ax1.text(-0.75, -0.8, "x_t", va="center", fontsize=9)

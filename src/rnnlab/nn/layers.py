@@ -436,9 +436,17 @@ class RNN(_RecurrentLayer):
         self.nonlinearity = nonlinearity
         super().__init__(
             "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            backend, device, dtype,
-        )  # fmt: skip
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            backend,
+            device,
+            dtype,
+        )
 
     def forward(
         self, input: Tensor, hx: Tensor | None = None, lengths: Lengths | None = None
@@ -466,9 +474,17 @@ class GRU(_RecurrentLayer):
     ) -> None:
         super().__init__(
             "GRU",
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            backend, device, dtype,
-        )  # fmt: skip
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            backend,
+            device,
+            dtype,
+        )
 
     def forward(
         self, input: Tensor, hx: Tensor | None = None, lengths: Lengths | None = None
@@ -496,9 +512,17 @@ class LSTM(_RecurrentLayer):
     ) -> None:
         super().__init__(
             "LSTM",
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-            backend, device, dtype,
-        )  # fmt: skip
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            backend,
+            device,
+            dtype,
+        )
 
     def forward(
         self,

@@ -9,8 +9,8 @@ import random
 import pytest
 import torch
 
-from rnnlab.tasks.chomsky import bench as generalize
 from rnnlab.nn.attention import Attention
+from rnnlab.tasks.chomsky import bench as generalize
 from rnnlab.tasks.chomsky.data import (
     bucket_sort,
     cycle_navigation,

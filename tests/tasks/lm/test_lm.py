@@ -131,10 +131,19 @@ def test_task_trains_evaluates_and_generates(tmp_path: Path) -> None:
     write_corpus(tmp_path / "data")
     cfg = apply_overrides(
         lm_task.Config(),
-        [f"data.dir='{tmp_path / 'data'}'", "data.bptt=8", "model.embed=8", "model.hidden=16",
-         "model.cutoffs=[6]", "train.steps=40", "train.eval_every=20", "train.batch_size=8",
-         "train.warmup=0", "train.lr=0.02"],
-    )  # fmt: skip
+        [
+            f"data.dir='{tmp_path / 'data'}'",
+            "data.bptt=8",
+            "model.embed=8",
+            "model.hidden=16",
+            "model.cutoffs=[6]",
+            "train.steps=40",
+            "train.eval_every=20",
+            "train.batch_size=8",
+            "train.warmup=0",
+            "train.lr=0.02",
+        ],
+    )
     metrics = train_task("lm", cfg, tmp_path / "run", torch.device("cpu"), progress=False)
     assert metrics["dropped_mr_lines"] == 1  # "a fine film ." is an MR line
     assert 1.0 < metrics["ppl"] < 0.5 * metrics["vocab"]  # far below a uniform guess
@@ -161,10 +170,18 @@ def test_adapting_the_lm_to_mr_text_lowers_its_perplexity_there(tmp_path: Path) 
     write_corpus(tmp_path / "data")
     cfg = apply_overrides(
         lm_task.Config(),
-        [f"data.dir='{tmp_path / 'data'}'", "data.bptt=6", "model.embed=8", "model.hidden=16",
-         "model.cutoffs=[]", "train.steps=10", "train.eval_every=10", "train.batch_size=8",
-         "train.warmup=0"],
-    )  # fmt: skip
+        [
+            f"data.dir='{tmp_path / 'data'}'",
+            "data.bptt=6",
+            "model.embed=8",
+            "model.hidden=16",
+            "model.cutoffs=[]",
+            "train.steps=10",
+            "train.eval_every=10",
+            "train.batch_size=8",
+            "train.warmup=0",
+        ],
+    )
     train_task("lm", cfg, tmp_path / "run", torch.device("cpu"), progress=False)
     trained = load_run(tmp_path / "run", "cpu")
     before = {k: v.clone() for k, v in trained.model.state_dict().items()}  # type: ignore[attr-defined]

@@ -57,9 +57,15 @@ def test_parse_line_reads_spaced_and_compact_bits():
 
 @pytest.mark.parametrize(
     ("line", "match"),
-    [("", "empty"), ("   ", "empty"), ("0 2 1", "token 2.*'2'"), ("0 1 x", "token 3"),
-     ("0120", "token 1.*'0120'"), ("-1", "bits 0 or 1")],
-)  # fmt: skip
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("0 2 1", "token 2.*'2'"),
+        ("0 1 x", "token 3"),
+        ("0120", "token 1.*'0120'"),
+        ("-1", "bits 0 or 1"),
+    ],
+)
 def test_parse_line_rejects_bad_input(line, match):
     with pytest.raises(ValueError, match=match):
         P.parse_line(line, "input line 1")
@@ -212,8 +218,21 @@ def test_train_eval_predict_end_to_end(tmp_path, capsys):
     from rnnlab.cli import main
 
     run = tmp_path / "run"
-    rc = main(["train", "parity", "--out", str(run), "--quiet", "--set", "train.steps=3000",
-               "--set", "data.test_size=500", "--device", "cpu"])  # fmt: skip
+    rc = main(
+        [
+            "train",
+            "parity",
+            "--out",
+            str(run),
+            "--quiet",
+            "--set",
+            "train.steps=3000",
+            "--set",
+            "data.test_size=500",
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0
     capsys.readouterr()
     assert main(["predict", str(run), "0 1 1 0 1", "1 1 1"]) == 0

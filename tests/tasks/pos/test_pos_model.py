@@ -90,9 +90,18 @@ def _spellings(seed: int = 0) -> dict[int, list[int]]:
 def _tagger(char_model: str = "lstm", crf: bool = False) -> Tagger:
     torch.manual_seed(0)
     return Tagger(
-        VOCAB, CHARS, TAGS, word_dim=6, char_dim=5, char_hidden=4, char_model=char_model,
-        hidden=7, layers=2, dropout=0.3, crf=crf,
-    )  # fmt: skip
+        VOCAB,
+        CHARS,
+        TAGS,
+        word_dim=6,
+        char_dim=5,
+        char_hidden=4,
+        char_model=char_model,
+        hidden=7,
+        layers=2,
+        dropout=0.3,
+        crf=crf,
+    )
 
 
 @pytest.mark.parametrize(("char_model", "crf"), [("lstm", False), ("cnn", True)])

@@ -106,8 +106,16 @@ def test_train_load_predict_evaluate_round_trip(
     cfg = _small(pos.Config(data=pos.DataConfig(dir=str(tmp_path / "toy"), name="toy")), 40)
     run = tmp_path / "run"
     metrics = train_task("pos", cfg, run, torch.device("cpu"), progress=False)
-    for name in ("config.toml", "metrics.jsonl", "model.safetensors", "words.json", "chars.json",
-                 "tags.json", "confusion-dev.png", "dev_metrics.json"):  # fmt: skip
+    for name in (
+        "config.toml",
+        "metrics.jsonl",
+        "model.safetensors",
+        "words.json",
+        "chars.json",
+        "tags.json",
+        "confusion-dev.png",
+        "dev_metrics.json",
+    ):
         assert (run / name).is_file(), name
     assert metrics["acc"] > 0.9 and metrics["tokens"] > 100 and metrics["tokens_per_s"] > 0
 
@@ -156,13 +164,15 @@ def test_short_run_beats_most_frequent_tag(shared_data: Path, tmp_path: Path) ->
         for w, t in zip(s.words, s.tags, strict=True):
             per_word.setdefault(w, Counter())[t] += 1
     overall = Counter(t for s in train for t in s.tags).most_common(1)[0][0]
-    guess = [per_word[w].most_common(1)[0][0] if w in per_word else overall
-             for s in dev for w in s.words]  # fmt: skip
+    guess = [
+        per_word[w].most_common(1)[0][0] if w in per_word else overall for s in dev for w in s.words
+    ]
     gold = [t for s in dev for t in s.tags]
     baseline = sum(g == p for g, p in zip(gold, guess, strict=True)) / len(gold)
 
-    cfg = _small(pos.Config(data=pos.DataConfig(dir=str(sub), name="ewt-sub")), 250,
-                 batch_size=32, lr=5e-3)  # fmt: skip
+    cfg = _small(
+        pos.Config(data=pos.DataConfig(dir=str(sub), name="ewt-sub")), 250, batch_size=32, lr=5e-3
+    )
     cfg = replace(cfg, model=replace(cfg.model, hidden=48, word_dim=32, char_hidden=16))
     metrics = train_task("pos", cfg, tmp_path / "run", torch.device("cpu"), progress=False)
     assert 0.7 < baseline < metrics["acc"], (baseline, metrics["acc"])

@@ -26,8 +26,10 @@ def write_random_mr(root: Path, seed: int) -> Path:
     """30 + 30 seeded five-word snippets over an eight-word vocabulary."""
     g = torch.Generator().manual_seed(seed)
     words = ["good", "fine", "dull", "bad", "film", "plot", "a", "the"]
-    lines = [" ".join(words[i] for i in torch.randint(0, 8, (5,), generator=g).tolist())
-             for _ in range(60)]  # fmt: skip
+    lines = [
+        " ".join(words[i] for i in torch.randint(0, 8, (5,), generator=g).tolist())
+        for _ in range(60)
+    ]
     return write_mr(root, "\n".join(lines[:30]).encode(), "\n".join(lines[30:]).encode())
 
 
@@ -186,9 +188,16 @@ def short_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, dict[st
         pytest.skip(f"MR not found under {root} (set RNNLAB_DATA)")
     cfg = apply_overrides(
         sentiment.Config(),
-        ["model.embed=32", "model.hidden=24", "train.steps=150", "train.batch_size=64",
-         "train.warmup=10", "train.eval_every=75", "train.lr=0.005"],
-    )  # fmt: skip
+        [
+            "model.embed=32",
+            "model.hidden=24",
+            "train.steps=150",
+            "train.batch_size=64",
+            "train.warmup=10",
+            "train.eval_every=75",
+            "train.lr=0.005",
+        ],
+    )
     run = tmp_path_factory.mktemp("sent")
     metrics = sentiment.train(cfg, run, torch.device("cpu"), progress=False)
     return sentiment.load(run, cfg, torch.device("cpu")), metrics
@@ -221,9 +230,16 @@ def test_bench_ensemble_averages_its_members_probabilities(tmp_path: Path) -> No
     root = write_random_mr(tmp_path, seed=0)
     cfg = apply_overrides(
         sentiment.Config(),
-        [f"data.dir='{root}'", "data.folds=3", "model.embed=8", "model.hidden=6",
-         "train.steps=6", "train.eval_every=3", "train.warmup=0"],
-    )  # fmt: skip
+        [
+            f"data.dir='{root}'",
+            "data.folds=3",
+            "model.embed=8",
+            "model.hidden=6",
+            "train.steps=6",
+            "train.eval_every=3",
+            "train.warmup=0",
+        ],
+    )
     got = run_fold(cfg, 1, ensemble=2)
     cpu = torch.device("cpu")
     cfg = sentiment.replace(cfg, data=sentiment.replace(cfg.data, fold=1))
@@ -263,9 +279,17 @@ def test_ensemble_run_folder_predicts_the_mean_of_its_members(tmp_path: Path) ->
     root = write_random_mr(tmp_path, seed=1)
     cfg = apply_overrides(
         sentiment.Config(),
-        [f"data.dir='{root}'", "ensemble=2", "model.embed=8", "model.hidden=6",
-         "train.steps=6", "train.eval_every=3", "train.warmup=0", "train.lr=0.05"],
-    )  # fmt: skip
+        [
+            f"data.dir='{root}'",
+            "ensemble=2",
+            "model.embed=8",
+            "model.hidden=6",
+            "train.steps=6",
+            "train.eval_every=3",
+            "train.warmup=0",
+            "train.lr=0.05",
+        ],
+    )
     metrics = train_task("sentiment", cfg, tmp_path / "run", torch.device("cpu"), progress=False)
     run = load_run(tmp_path / "run", "cpu")
     members = [load_run(tmp_path / "run" / f"member{i}", "cpu") for i in (0, 1)]

@@ -249,8 +249,15 @@ def save_samples(
         gen, true = detokenize(hyps[i]), detokenize(caption_tokens(refs[i][0]))
         colour = "green" if list(hyps[i]) == caption_tokens(refs[i][0]) else "red"
         ax.set_title(_wrap("gen: " + gen), fontsize=7, color=colour)
-        ax.text(0.5, -0.04, _wrap("true: " + true), fontsize=7, ha="center", va="top",
-                transform=ax.transAxes)  # fmt: skip
+        ax.text(
+            0.5,
+            -0.04,
+            _wrap("true: " + true),
+            fontsize=7,
+            ha="center",
+            va="top",
+            transform=ax.transAxes,
+        )
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
@@ -341,8 +348,9 @@ class CaptionTrained:
             title = (
                 f"{self.cfg.data.name} {split}: exact {out['exact']:.3f}, BLEU {out['bleu']:.1f}"
             )
-            save_samples(self.run_dir / f"samples-{split}.png", data.images, hyps, data.captions,
-                         title=title)  # fmt: skip
+            save_samples(
+                self.run_dir / f"samples-{split}.png", data.images, hyps, data.captions, title=title
+            )
         return out
 
 
@@ -396,9 +404,16 @@ def train(
         return score([vocab.decode(h[0].tokens) for h in hyps], dev.captions)
 
     result = fit(
-        model, cfg.train, batch_fn, loss_fn, eval_fn, run_dir=run_dir, metric="bleu",
-        progress=progress, desc=f"caption {cfg.data.name}",
-    )  # fmt: skip
+        model,
+        cfg.train,
+        batch_fn,
+        loss_fn,
+        eval_fn,
+        run_dir=run_dir,
+        metric="bleu",
+        progress=progress,
+        desc=f"caption {cfg.data.name}",
+    )
     trained = CaptionTrained(model, vocab, cfg, run_dir, max_len)
     trained._splits = dict(splits)
     metrics = trained.evaluate("dev")

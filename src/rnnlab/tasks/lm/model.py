@@ -36,9 +36,14 @@ class LanguageModel(nn.Module):
         self.hidden, self.directions = hidden, 2 if bidirectional else 1
         self.embed = nn.Embedding(vocab, embed, padding_idx=pad_id)
         self.rnn = LSTM(
-            embed, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0,
-            bidirectional=bidirectional, backend=backend,
-        )  # fmt: skip
+            embed,
+            hidden,
+            layers,
+            batch_first=True,
+            dropout=dropout if layers > 1 else 0.0,
+            bidirectional=bidirectional,
+            backend=backend,
+        )
         self.drop = nn.Dropout(dropout)
         self.adaptive = bool(cutoffs)
         if cutoffs and not (min(cutoffs) > 0 and max(cutoffs) < vocab):

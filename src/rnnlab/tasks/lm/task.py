@@ -72,10 +72,17 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            steps=5000, batch_size=32, lr=3e-3, schedule="cosine", warmup=200,
-            min_lr_ratio=0.05, eval_every=500, log_every=25, clip_norm=0.5,
+            steps=5000,
+            batch_size=32,
+            lr=3e-3,
+            schedule="cosine",
+            warmup=200,
+            min_lr_ratio=0.05,
+            eval_every=500,
+            log_every=25,
+            clip_norm=0.5,
         )
-    )  # fmt: skip
+    )
     seed: int = 0  # generation seed
 
 
@@ -101,9 +108,15 @@ def build_model(cfg: Config, vocab_size: int) -> LanguageModel:
     m = cfg.model
     cutoffs = tuple(c for c in m.cutoffs if c < vocab_size - 1)
     return LanguageModel(
-        vocab_size, m.embed, m.hidden, m.layers, m.dropout, cutoffs, backend=m.backend,
+        vocab_size,
+        m.embed,
+        m.hidden,
+        m.layers,
+        m.dropout,
+        cutoffs,
+        backend=m.backend,
         bidirectional=m.bidirectional,
-    )  # fmt: skip
+    )
 
 
 def windows(ids: torch.Tensor, bptt: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,9 +199,17 @@ def train(
         return ppl_metrics(perplexities(m, dev_ids, bptt, device))
 
     result = fit(
-        model, cfg.train, batch_fn, loss_fn, eval_fn, run_dir=run_dir, metric="ppl",
-        higher_is_better=False, progress=progress, desc="lm",
-    )  # fmt: skip
+        model,
+        cfg.train,
+        batch_fn,
+        loss_fn,
+        eval_fn,
+        run_dir=run_dir,
+        metric="ppl",
+        higher_is_better=False,
+        progress=progress,
+        desc="lm",
+    )
     metrics = {
         **ppl_metrics(perplexities(model, dev_ids, bptt, device)),
         "train_tokens": float(ids.numel()),

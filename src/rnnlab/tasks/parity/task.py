@@ -301,10 +301,17 @@ def train_model(
         return score(m, dev, d.target)
 
     result = fit(
-        model, cfg.train, batch_fn, loss_fn, eval_fn,
-        run_dir=run_dir, metric="margin", progress=progress, desc=desc,
+        model,
+        cfg.train,
+        batch_fn,
+        loss_fn,
+        eval_fn,
+        run_dir=run_dir,
+        metric="margin",
+        progress=progress,
+        desc=desc,
         stop_fn=lambda r: r["margin"] >= cfg.margin,
-    )  # fmt: skip
+    )
     model.eval()
     final = eval_fn(model)
     metrics = {**final, "steps": float(result.steps), "seconds": result.seconds}

@@ -209,11 +209,19 @@ def word_dropout(
 def build_model(cfg: Config, enc: Encoder) -> Tagger:
     m = cfg.model
     return Tagger(
-        len(enc.words), len(enc.chars), len(enc.tags),
-        word_dim=m.word_dim, char_dim=m.char_dim, char_hidden=m.char_hidden,
-        char_model=m.char_model, hidden=m.hidden, layers=m.layers, dropout=m.dropout,
-        crf=m.crf, backend=m.backend,
-    )  # fmt: skip
+        len(enc.words),
+        len(enc.chars),
+        len(enc.tags),
+        word_dim=m.word_dim,
+        char_dim=m.char_dim,
+        char_hidden=m.char_hidden,
+        char_model=m.char_model,
+        hidden=m.hidden,
+        layers=m.layers,
+        dropout=m.dropout,
+        crf=m.crf,
+        backend=m.backend,
+    )
 
 
 def load_split(cfg: DataConfig, split: str) -> list[Sentence]:
@@ -222,9 +230,12 @@ def load_split(cfg: DataConfig, split: str) -> list[Sentence]:
 
 @torch.no_grad()
 def tag_sentences(
-    model: Tagger, enc: Encoder, sentences: Sequence[Sequence[str]], device: torch.device,
+    model: Tagger,
+    enc: Encoder,
+    sentences: Sequence[Sequence[str]],
+    device: torch.device,
     batch_size: int = 256,
-) -> list[list[int]]:  # fmt: skip
+) -> list[list[int]]:
     """Predicted tag ids of each sentence (any order in, same order out)."""
     model.eval()
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
@@ -239,9 +250,12 @@ def tag_sentences(
 
 
 def score(
-    model: Tagger, enc: Encoder, sentences: Sequence[Sentence], device: torch.device,
+    model: Tagger,
+    enc: Encoder,
+    sentences: Sequence[Sentence],
+    device: torch.device,
     batch_size: int = 256,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """Accuracy, accuracy on words outside the word vocabulary, counts, gold/pred ids."""
     pred = tag_sentences(model, enc, [s.words for s in sentences], device, batch_size)
     # a gold tag that never occurs in train (-1) counts as an error
@@ -346,9 +360,16 @@ def train(
         return {"acc": r["acc"], "oov_acc": r["oov_acc"]}
 
     result = fit(
-        model, cfg.train, batch_fn, loss_fn, eval_fn,
-        run_dir=run_dir, metric="acc", progress=progress, desc="pos",
-    )  # fmt: skip
+        model,
+        cfg.train,
+        batch_fn,
+        loss_fn,
+        eval_fn,
+        run_dir=run_dir,
+        metric="acc",
+        progress=progress,
+        desc="pos",
+    )
     tokens = sum(len(train_set[i]) for s in range(result.steps) for i in sampler.indices(s))
     r = score(model, enc, dev_set, device, cfg.data.eval_batch_size)
     confusion_figure(r["gold"], r["pred"], enc.tags.itos, run_dir / "confusion-dev.png", "dev")

@@ -187,11 +187,19 @@ def build_model(cfg: Config) -> Seq2Seq:
         raise ValueError(f"data.vocab must be at least 2, got {k}")
     pad, bos, eos = special_ids(k)
     return Seq2Seq(
-        k + 3, pad, bos, eos,
-        embed=m.embed, hidden=m.hidden, cell=m.cell, num_layers=m.layers,
+        k + 3,
+        pad,
+        bos,
+        eos,
+        embed=m.embed,
+        hidden=m.hidden,
+        cell=m.cell,
+        num_layers=m.layers,
         attention=None if m.attention == "none" else m.attention,
-        input_feeding=m.input_feeding, bidirectional=m.bidirectional, backend=m.backend,
-    )  # fmt: skip
+        input_feeding=m.input_feeding,
+        bidirectional=m.bidirectional,
+        backend=m.backend,
+    )
 
 
 def exact_matches(tokens: torch.Tensor, tgt_out: torch.Tensor, pad: int) -> torch.Tensor:
@@ -261,10 +269,17 @@ def train_model(
         return {"exact": r["exact"], "token_acc": r["token_acc"]}
 
     result = fit(
-        model, cfg.train, batch_fn, loss_fn, eval_fn,
-        run_dir=run_dir, metric="exact", progress=progress, desc=desc,
+        model,
+        cfg.train,
+        batch_fn,
+        loss_fn,
+        eval_fn,
+        run_dir=run_dir,
+        metric="exact",
+        progress=progress,
+        desc=desc,
         stop_fn=lambda m: m["exact"] >= cfg.goal,
-    )  # fmt: skip
+    )
     model.eval()
     final = eval_fn(model)
     return model, {**final, "steps": float(result.steps), "seconds": result.seconds}

@@ -112,8 +112,11 @@ def main(argv: list[str]) -> int:
             print(f"{name} fold {fold}: test acc {100 * metrics['test_acc']:.1f}", flush=True)
         print(f"{name:>10s}: {summary(rows)}", flush=True)
         if args.ensemble > 1:
-            singles = [{"test_acc": a, "seconds": r["seconds"] / args.ensemble}
-                       for r in rows for a in r["member_test_acc"]]  # fmt: skip
+            singles = [
+                {"test_acc": a, "seconds": r["seconds"] / args.ensemble}
+                for r in rows
+                for a in r["member_test_acc"]
+            ]
             print(f"{'members':>10s}: {summary(singles)} (each classifier alone)", flush=True)
     for ref, acc in PUBLISHED.items():
         print(f"{'published':>10s}: {ref} {acc}")

@@ -97,10 +97,17 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            steps=2000, batch_size=50, lr=3e-3, weight_decay=0.0, schedule="linear",
-            warmup=50, eval_every=50, log_every=25, clip_norm=5.0,
+            steps=2000,
+            batch_size=50,
+            lr=3e-3,
+            weight_decay=0.0,
+            schedule="linear",
+            warmup=50,
+            eval_every=50,
+            log_every=25,
+            clip_norm=5.0,
         )
-    )  # fmt: skip
+    )
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     pretrained: str = ""  # a language-model run folder (rnnlab train lm) to start from
     ensemble: int = 1  # > 1: that many classifiers (train.seed + i), probabilities averaged
@@ -161,8 +168,9 @@ def accuracy_of(probs: torch.Tensor, labels: list[int]) -> float:
     return float(((probs > 0.5) == torch.tensor(labels, dtype=torch.bool)).float().mean())
 
 
-def accuracy(model: SentimentClassifier, seqs: list[list[int]], labels: list[int],
-             device: torch.device) -> float:  # fmt: skip
+def accuracy(
+    model: SentimentClassifier, seqs: list[list[int]], labels: list[int], device: torch.device
+) -> float:
     return accuracy_of(probabilities(model, seqs, device), labels)
 
 
@@ -172,9 +180,18 @@ def accuracy(model: SentimentClassifier, seqs: list[list[int]], labels: list[int
 def build_model(cfg: Config, vocab_size: int) -> SentimentClassifier:
     m = cfg.model
     return SentimentClassifier(
-        vocab_size, m.embed, m.hidden, m.layers, m.cell, m.bidirectional, m.pooling,
-        m.dropout, m.embed_dropout, backend=m.backend, word_dropout=m.word_dropout,
-    )  # fmt: skip
+        vocab_size,
+        m.embed,
+        m.hidden,
+        m.layers,
+        m.cell,
+        m.bidirectional,
+        m.pooling,
+        m.dropout,
+        m.embed_dropout,
+        backend=m.backend,
+        word_dropout=m.word_dropout,
+    )
 
 
 def from_pretrained(cfg: Config, device: torch.device) -> tuple[Config, Vocab, TrainedLM]:
@@ -189,9 +206,13 @@ def from_pretrained(cfg: Config, device: torch.device) -> tuple[Config, Vocab, T
     trained = lm_task.load(Path(cfg.pretrained), lm_cfg, device)
     lm = lm_cfg.model
     model = replace(
-        cfg.model, embed=lm.embed, hidden=lm.hidden, layers=lm.layers, cell="lstm",
+        cfg.model,
+        embed=lm.embed,
+        hidden=lm.hidden,
+        layers=lm.layers,
+        cell="lstm",
         bidirectional=lm.bidirectional,
-    )  # fmt: skip
+    )
     return replace(cfg, model=model), trained.vocab, trained
 
 
@@ -213,12 +234,18 @@ def adapt_lm(
     dev_ids, _ = lm_task.stream(data["dev"].texts, trained.vocab)  # (N_dev,)
     before = lm_task.perplexities(trained.model, dev_ids, bptt, device)[0]
     lm_cfg = replace(
-        trained.cfg.train, steps=ft.lm_steps, lr=ft.lm_lr, schedule="linear",
-        warmup=ft.lm_steps // 10, eval_every=ft.lm_steps, seed=seed,
-    )  # fmt: skip
+        trained.cfg.train,
+        steps=ft.lm_steps,
+        lr=ft.lm_lr,
+        schedule="linear",
+        warmup=ft.lm_steps // 10,
+        eval_every=ft.lm_steps,
+        seed=seed,
+    )
     batch_fn = lm_task.window_batches(ids, starts, bptt, lm_cfg.batch_size, seed, device)
-    result = fit(trained.model, lm_cfg, batch_fn, lm_task.loss_fn, None, progress=progress,
-                 desc="lm on MR")  # fmt: skip
+    result = fit(
+        trained.model, lm_cfg, batch_fn, lm_task.loss_fn, None, progress=progress, desc="lm on MR"
+    )
     after = lm_task.perplexities(trained.model, dev_ids, bptt, device)[0]
     return {"lm_dev_ppl_before": before, "lm_dev_ppl_after": after, "lm_seconds": result.seconds}
 
@@ -272,20 +299,31 @@ def train_model(
         for name, p in model.named_parameters():
             p.requires_grad_(name.startswith("head."))
         head_cfg = replace(
-            cfg.train, steps=cfg.finetune.head_steps, lr=cfg.finetune.head_lr, warmup=0,
+            cfg.train,
+            steps=cfg.finetune.head_steps,
+            lr=cfg.finetune.head_lr,
+            warmup=0,
             schedule="constant",
-        )  # fmt: skip
-        seconds += fit(model, head_cfg, batch_fn, loss_fn, None, progress=progress,
-                       desc="head").seconds  # fmt: skip
+        )
+        seconds += fit(
+            model, head_cfg, batch_fn, loss_fn, None, progress=progress, desc="head"
+        ).seconds
     if lm is not None:  # stage 2: everything, but the embeddings if they stay frozen
         for name, p in model.named_parameters():
             p.requires_grad_(not (cfg.finetune.freeze_embed and name.startswith("embed.")))
     ft = cfg.finetune
     result = fit(
-        model, cfg.train, batch_fn, loss_fn, eval_fn, run_dir=run_dir, metric="acc",
-        progress=progress, desc="sentiment",
+        model,
+        cfg.train,
+        batch_fn,
+        loss_fn,
+        eval_fn,
+        run_dir=run_dir,
+        metric="acc",
+        progress=progress,
+        desc="sentiment",
         lr_scales={"embed.": ft.embed_lr_scale, "rnn.": ft.rnn_lr_scale} if lm else None,
-    )  # fmt: skip
+    )
     seconds += result.seconds
     model.eval()
     metrics = {
@@ -308,9 +346,10 @@ def member_config(cfg: Config, i: int) -> Config:
 
 
 def mean_probabilities(
-    members: list[tuple[SentimentClassifier, Vocab]], texts: list[list[str]],
+    members: list[tuple[SentimentClassifier, Vocab]],
+    texts: list[list[str]],
     device: torch.device,
-) -> torch.Tensor:  # fmt: skip
+) -> torch.Tensor:
     """``P(positive)`` averaged over the members (each with its own vocabulary), ``(N,)``."""
     probs = [probabilities(m, [v.encode(t) for t in texts], device) for m, v in members]
     return torch.stack(probs).mean(0)  # (N,)
