@@ -47,10 +47,10 @@ def build_config(task: str, args: argparse.Namespace) -> Any:
     from rnnlab.tasks import get_task
     from rnnlab.training.config import apply_overrides, load_config
 
-    module = get_task(task)
-    cfg = load_config(module.Config, _preset_path(task, args.config)) if args.config else None
+    config_type = get_task(task).config_type
+    cfg = load_config(config_type, _preset_path(task, args.config)) if args.config else None
     if cfg is None:
-        cfg = module.Config()
+        cfg = config_type()
     sets = list(args.set or [])
     if args.data_dir:
         sets.insert(0, f"data.dir={json.dumps(str(args.data_dir))}")
@@ -155,7 +155,9 @@ def make_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def add_config_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("task", help="parity, reverse, pos, sentiment, lm, caption")
+        sp.add_argument(
+            "task", help="parity, reverse, pos, sentiment, lm, caption, or package.module:TASK"
+        )
         sp.add_argument("--config", help="a TOML file or a preset name")
         sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting")
         sp.add_argument("--data-dir", help="where the task's data lies (sets data.dir)")

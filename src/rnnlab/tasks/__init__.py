@@ -1,71 +1,86 @@
-"""Task registry: every trainable task is a module with the same small surface.
+"""The task registry: every trainable task is a ``rnnlab.tasks.base.Task``.
 
-A task module (``rnnlab.tasks.<name>``) defines:
+Built-in tasks are listed in ``TASKS`` (name -> ``module:object``). A task from outside
+the package needs no change here: name it as ``package.module:OBJECT`` wherever a task
+name is taken (``rnnlab train my_pkg.tasks:ADDITION``), or register it under a short
+name through the ``rnnlab.tasks`` entry-point group of its distribution::
 
-- ``Config``: a frozen dataclass with defaults in code (nested sections such as
-  ``model``, ``data`` and ``train: rnnlab.training.loop.TrainConfig``);
-- ``train(cfg: Config, run_dir: Path, device: torch.device, progress: bool = True)
-  -> dict[str, float]``: trains, writes the run folder (``config.toml`` is written by the
-  caller), and returns the final dev metrics;
-- ``load(run_dir: Path, cfg: Config, device: torch.device) -> Trained``.
+    [project.entry-points."rnnlab.tasks"]
+    addition = "my_pkg.tasks:ADDITION"
 
-A run folder holds ``config.toml`` (with ``task = "<name>"``), ``metrics.jsonl``,
-``model.safetensors`` (+ ``.sha256``), the task's vocabulary files and ``checkpoint/``.
+A run folder's ``config.toml`` records the name it was trained under, so ``rnnlab eval``
+and ``rnnlab predict`` find the task again.
 """
 
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import entry_points
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
+from rnnlab.tasks.base import Run, Task, load_task_run
 from rnnlab.training.config import from_dict, load_toml, save_config
 
 TASKS: dict[str, str] = {
-    "parity": "rnnlab.tasks.parity.task",
-    "reverse": "rnnlab.tasks.reverse.task",
-    "pos": "rnnlab.tasks.pos.task",
-    "sentiment": "rnnlab.tasks.sentiment.task",
-    "lm": "rnnlab.tasks.lm.task",
-    "caption": "rnnlab.tasks.caption.task",
+    "parity": "rnnlab.tasks.parity.task:TASK",
+    "reverse": "rnnlab.tasks.reverse.task:TASK",
+    "pos": "rnnlab.tasks.pos.task:TASK",
+    "sentiment": "rnnlab.tasks.sentiment.task:TASK",
+    "lm": "rnnlab.tasks.lm.task:TASK",
+    "caption": "rnnlab.tasks.caption.task:TASK",
 }
 
-
-class Trained(Protocol):
-    """A trained model with its vocabulary, ready to answer."""
-
-    model: torch.nn.Module
-
-    def predict(self, inputs: list[str], **options: Any) -> list[str]:
-        """One answer line per input line."""
-        ...
-
-    def evaluate(self, split: str = "dev") -> dict[str, float]: ...
+Trained = Run  # what ``rnnlab.load`` returns (the name of earlier versions)
 
 
-def get_task(name: str) -> ModuleType:
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}")
+def _import(ref: str, name: str) -> Task[Any, Any, Any, Any]:
+    module_name, _, attr = ref.partition(":")
     try:
-        return importlib.import_module(TASKS[name])
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name == TASKS[name]:
-            raise ValueError(f"task {name!r} is not available in this version") from exc
+        if exc.name and module_name.startswith(exc.name):
+            raise ValueError(f"task {name!r}: cannot import module {module_name!r}") from exc
         raise
+    obj = getattr(module, attr or "TASK", None)
+    if isinstance(obj, type) and issubclass(obj, Task):
+        obj = obj()
+    if not isinstance(obj, Task):
+        raise ValueError(
+            f"task {name!r}: {ref} is not a rnnlab.tasks.base.Task (got {type(obj).__name__})"
+        )
+    return obj
+
+
+def known_tasks() -> dict[str, str]:
+    """Built-in tasks and those registered through the ``rnnlab.tasks`` entry points."""
+    found = {ep.name: ep.value for ep in entry_points(group="rnnlab.tasks")}
+    return {**found, **TASKS}
+
+
+def get_task(name: str) -> Task[Any, Any, Any, Any]:
+    """A task by registered name, or by ``package.module:OBJECT``."""
+    known = known_tasks()
+    if name in known:
+        return _import(known[name], name)
+    if ":" in name:
+        return _import(name, name)
+    raise ValueError(
+        f"unknown task {name!r}; known tasks: {', '.join(sorted(known))} "
+        "(or name one from outside as package.module:OBJECT)"
+    )
 
 
 def train_task(
     name: str, cfg: Any, run_dir: Path, device: torch.device, progress: bool = True
 ) -> dict[str, float]:
     """Write the resolved config, then train."""
-    module = get_task(name)
+    task = get_task(name)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.toml", task=name)
-    result: dict[str, float] = module.train(cfg, run_dir, device, progress=progress)
-    return result
+    return task.train(cfg, run_dir, device, progress=progress)
 
 
 def read_run_config(run_dir: str | Path) -> tuple[str, Any]:
@@ -77,18 +92,21 @@ def read_run_config(run_dir: str | Path) -> tuple[str, Any]:
     name = data.pop("task", None)
     if not isinstance(name, str):
         raise ValueError(f"{path}: expected a top-level 'task' key naming the task")
-    module = get_task(name)
+    task = get_task(name)
     try:
-        cfg = from_dict(module.Config, data)
+        cfg = from_dict(task.config_type, data)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from exc
     return name, cfg
 
 
-def load_run(run_dir: str | Path, device: str | torch.device = "auto") -> Trained:
+def load_run(run_dir: str | Path, device: str | torch.device = "auto") -> Run[Any, Any, Any]:
+    """A trained run folder, ready to ``predict`` and ``evaluate``."""
     from rnnlab.training.loop import resolve_device
 
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     name, cfg = read_run_config(run_dir)
-    trained: Trained = get_task(name).load(Path(run_dir), cfg, dev)
-    return trained
+    return load_task_run(get_task(name), cfg, Path(run_dir), dev)
+
+
+__all__ = ["TASKS", "Run", "Task", "Trained", "get_task", "load_run", "read_run_config"]

@@ -332,7 +332,7 @@ def test_predict_and_evaluate_from_the_run_folder(shapes_run, tmp_path):
     assert len(parts) == 3
     scores = [float(p.rsplit("(", 1)[1].rstrip(")")) for p in parts]
     assert scores == sorted(scores, reverse=True)
-    m = trained.evaluate("heldout", figure=False)
+    m = task.evaluate_run(trained, "heldout", figure=False)
     assert 0.0 <= m["heldout_pair_recall"] <= 1.0 and m["n"] == 40
     bad = tmp_path / "bad.png"
     bad.write_text("nope")

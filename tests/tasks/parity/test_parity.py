@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from rnnlab.tasks.base import Run
 from rnnlab.tasks.parity import task as P
 from rnnlab.tasks.parity.model import DenseParity, ParityRNN, handset_parity_rnn
 
@@ -191,21 +193,28 @@ def test_final_loss_reads_each_sequences_own_last_step():
 
 
 def test_predict_prints_every_step_or_the_final_answer():
-    every = P.ParityModel(handset_parity_rnn(), P.Config(), CPU)
+    every = Run(P.TASK, P.Config(), None, handset_parity_rnn(), CPU, Path("."))
     assert every.predict(["0 1 1 0 1", "1"]) == ["1 0 1 1 0", "0"]
-    final = P.ParityModel(handset_parity_rnn(), P.Config(data=P.DataConfig(target="final")), CPU)
+    final = Run(
+        P.TASK,
+        P.Config(data=P.DataConfig(target="final")),
+        None,
+        handset_parity_rnn(),
+        CPU,
+        Path("."),
+    )
     assert final.predict(["0 1 1 0 1", "0 0 1 0 1 0 0 0"]) == ["0", "1"]
     with pytest.raises(ValueError, match="input line 2, token 1"):
         every.predict(["0 1", "2 1"])
     with pytest.raises(ValueError, match="input line 1 is empty"):
         every.predict([""])
-    with pytest.raises(ValueError, match="no options"):
+    with pytest.raises(ValueError, match="does not take beam"):
         every.predict(["0 1"], beam=3)
 
 
 def test_evaluate_scores_the_handset_net_perfectly():
     cfg = P.Config(data=P.DataConfig(test_size=200, dev_size=100, long_len=300))
-    trained = P.ParityModel(handset_parity_rnn(), cfg, CPU)
+    trained = Run(P.TASK, cfg, None, handset_parity_rnn(), CPU, Path("."))
     for split in ("dev", "test", "long"):
         r = trained.evaluate(split)
         assert r["acc"] == 1.0 and r["seq_acc"] == 1.0, split

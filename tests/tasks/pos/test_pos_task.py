@@ -61,7 +61,7 @@ def test_encoder_batch_matches_the_documented_layout() -> None:
     words = Vocab(["<pad>", "<unk>", ".", "Dogs"])
     chars = Vocab(["<pad>", "<unk>", "D", "o", "g", "s", "."])
     tags = Vocab(["<pad>", "NOUN", "VERB", "PUNCT"], unk=None)
-    enc = pos.Encoder(words, chars, tags, lower=False)
+    enc = pos.PosVocab(words, chars, tags, lower=False)
     x = enc.batch([["Dogs", "bark", "."], ["Dogs", "Dogs", ".", ".", "é"]])
     assert x.words.tolist() == [[3, 1, 2, 0, 0], [3, 3, 2, 2, 1]]
     assert x.lengths.tolist() == [3, 5]
@@ -70,7 +70,7 @@ def test_encoder_batch_matches_the_documented_layout() -> None:
     assert x.char_lengths.tolist() == [4, 4, 1, 1]
     gold = [Sentence(["Dogs", "bark", "."], ["NOUN", "VERB", "PUNCT"])]
     assert enc.tag_ids(gold).tolist() == [[1, 2, 3]]
-    lower = pos.Encoder(Vocab(["<pad>", "<unk>", "dogs"]), chars, tags, lower=True)
+    lower = pos.PosVocab(Vocab(["<pad>", "<unk>", "dogs"]), chars, tags, lower=True)
     assert lower.batch([["DOGS"]]).words.tolist() == [[2]]
     with pytest.raises(ValueError, match="no words"):
         enc.batch([["a"], []])
@@ -126,7 +126,7 @@ def test_train_load_predict_evaluate_round_trip(
     pairs = out[2].split(" ")
     assert [p.rsplit("/", 1)[0] for p in pairs] == ["日本", "✓", "🙂", "Zyx-qq", "."]
     assert all(p.rsplit("/", 1)[1] in LEXICON for p in pairs)
-    with pytest.raises(ValueError, match="no options"):
+    with pytest.raises(ValueError, match="does not take"):
         trained.predict(["a dog"], beam=3)
 
     result = trained.evaluate("test")

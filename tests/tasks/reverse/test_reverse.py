@@ -105,7 +105,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
     out = tmp_path_factory.mktemp("reverse")
     save_config(SMALL, out / "config.toml", task="reverse")
-    metrics = reverse.train(SMALL, out, torch.device("cpu"), progress=False)
+    metrics = reverse.TASK.train(SMALL, out, torch.device("cpu"), progress=False)
     assert metrics["exact"] >= 0.95, metrics
     return out
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from rnnlab.tasks import load_run
 from rnnlab.tasks.lm.model import LanguageModel
 from rnnlab.tasks.sentiment.data import folds, holdout, load_mr, load_pretraining
 from rnnlab.tasks.sentiment.model import SentimentClassifier, init_from_lm
@@ -199,8 +200,8 @@ def short_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, dict[st
         ],
     )
     run = tmp_path_factory.mktemp("sent")
-    metrics = sentiment.train(cfg, run, torch.device("cpu"), progress=False)
-    return sentiment.load(run, cfg, torch.device("cpu")), metrics
+    metrics = sentiment.TASK.train(cfg, run, torch.device("cpu"), progress=False)
+    return load_run(run, "cpu"), metrics
 
 
 @pytest.mark.data
@@ -305,7 +306,9 @@ def test_ensemble_run_folder_predicts_the_mean_of_its_members(tmp_path: Path) ->
     assert run.evaluate("test")["acc"] == pytest.approx(metrics["test_acc"])
     assert metrics["member1_test_acc"] == pytest.approx(members[1].evaluate("test")["acc"])
     with pytest.raises(ValueError, match="at least 1"):
-        sentiment.train(sentiment.replace(cfg, ensemble=0), tmp_path / "bad", torch.device("cpu"))
+        sentiment.TASK.train(
+            sentiment.replace(cfg, ensemble=0), tmp_path / "bad", torch.device("cpu")
+        )
 
 
 def test_adversarial_loss_by_hand_and_padding_invariant() -> None:

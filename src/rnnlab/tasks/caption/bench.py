@@ -41,12 +41,11 @@ def run_one(
     dev = train_task("caption", cfg, out, device, progress=False)
     train_wall = time.perf_counter() - t0
     trained = load_run(out, device=device)
-    assert isinstance(trained, task.CaptionTrained)
     rows = []
     for split in SPLITS[name]:
         settings = [(1, 0.0)] + [(beam, a) for a in alphas] * (beam > 1)
         for k, a in settings:
-            m = trained.evaluate(split, figure=k == 1, beam=k, alpha=a)
+            m = task.evaluate_run(trained, split, figure=k == 1, beam=k, alpha=a)
             rows.append(
                 {
                     "data": name,

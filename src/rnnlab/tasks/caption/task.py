@@ -27,10 +27,11 @@ colour-kind pairs never seen in training.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,10 +43,11 @@ import torch.nn.functional as F
 
 from rnnlab.nn import decoding
 from rnnlab.nn.vocab import BOS, EOS, PAD, UNK, Vocab
+from rnnlab.tasks.base import Run, Task
 from rnnlab.tasks.caption import coco, openmoji, shapes
 from rnnlab.tasks.caption.data import CaptionSet, caption_tokens, detokenize, load_image
 from rnnlab.tasks.caption.model import Captioner, ModelConfig
-from rnnlab.training.loop import EpochSampler, TrainConfig, fit, seed_everything, step_generator
+from rnnlab.training.loop import EpochSampler, TrainConfig, seed_everything, step_generator
 
 DATASETS = ("shapes", "openmoji", "coco")
 DEFAULT_SIZE = {"shapes": shapes.DEFAULT_SIZE, "openmoji": openmoji.DEFAULT_SIZE, "coco": 64}
@@ -113,6 +115,9 @@ def load_splits(cfg: DataConfig, which: Sequence[str]) -> dict[str, CaptionSet]:
         if s not in parts:
             raise ValueError(f"{cfg.name} has splits train, dev, test, not {s!r}")
     return {s: full.subset(parts[s]) for s in which}
+
+
+PAD_ID = 0  # ``<pad>``: the first of the vocabulary's specials
 
 
 def build_vocab(train: CaptionSet, min_freq: int) -> Vocab:
@@ -280,165 +285,179 @@ def _wrap(text: str, width: int = 42) -> str:
 # ---------------------------------------------------------------- the task contract
 
 
-class CaptionTrained:
-    """A trained captioner with its vocabulary: ``predict`` image paths, ``evaluate``."""
+@dataclass(frozen=True)
+class CaptionVocab:
+    """What a captioner needs besides its weights: the vocabulary, the longest caption it
+    may write and the image size (``run.json`` and ``vocab.json`` in the run folder)."""
 
-    def __init__(
-        self, model: Captioner, vocab: Vocab, cfg: Config, run_dir: Path, max_len: int
-    ) -> None:
-        self.model, self.vocab, self.cfg, self.run_dir = model, vocab, cfg, run_dir
-        self.max_len = max_len
-        self._splits: dict[str, CaptionSet] = {}
+    vocab: Vocab
+    max_len: int
+    image_size: int
 
-    def caption(
-        self, images: np.ndarray, beam: int | None = None, alpha: float | None = None
-    ) -> list[list[decoding.Hypothesis]]:
-        k = self.cfg.decode.beam if beam is None else beam
-        if k < 1:
-            raise ValueError(f"beam size must be at least 1, got {k}")
-        a = self.cfg.decode.alpha if alpha is None else alpha
-        return caption_batch(self.model, images, self.vocab, self.max_len, k, a)
 
-    def predict(self, inputs: list[str], **options: Any) -> list[str]:
+@functools.lru_cache(maxsize=8)
+def split_of(d: DataConfig, name: str) -> CaptionSet:
+    return load_splits(d, [name])[name]
+
+
+def caption_images(
+    run: Run, images: np.ndarray, beam: int | None = None, alpha: float | None = None
+) -> list[list[decoding.Hypothesis]]:
+    k = run.cfg.decode.beam if beam is None else beam
+    if k < 1:
+        raise ValueError(f"beam size must be at least 1, got {k}")
+    a = run.cfg.decode.alpha if alpha is None else alpha
+    return caption_batch(run.model, images, run.res.vocab, run.res.max_len, k, a)
+
+
+def evaluate_run(
+    run: Run,
+    split: str = "dev",
+    figure: bool = True,
+    beam: int | None = None,
+    alpha: float | None = None,
+) -> dict[str, float]:
+    """Exact match and BLEU-4 of the model and of both baselines on ``split``; saves
+    ``samples-<split>.png`` in the run folder when ``figure``. ``beam`` and ``alpha``
+    default to the run's ``decode`` settings."""
+    cfg, vocab = run.cfg, run.res.vocab
+    data, train = split_of(cfg.data, split), split_of(cfg.data, "train")
+    t0 = time.perf_counter()
+    found = caption_images(run, data.images, beam, alpha)
+    hyps = [vocab.decode(h[0].tokens) for h in found]
+    seconds = time.perf_counter() - t0
+    metrics = score(hyps, data.captions)
+    near = score(nearest_captions(train, data.images), data.captions)
+    mfc = score([most_frequent_caption(train)] * len(data), data.captions)
+    out = {**metrics, "n": float(len(data)), "decode_seconds": round(seconds, 3)}
+    out.update({f"nearest_{k}": v for k, v in near.items()})
+    out.update({f"frequent_{k}": v for k, v in mfc.items()})
+    if cfg.data.name == "shapes" and split == "heldout":
+        out["heldout_pair_recall"] = held_out_recall(hyps, data.captions)
+    if figure:
+        title = f"{cfg.data.name} {split}: exact {out['exact']:.3f}, BLEU {out['bleu']:.1f}"
+        path = run.run_dir / f"samples-{split}.png"
+        save_samples(path, data.images, hyps, data.captions, title=title)
+    return out
+
+
+class CaptionTask(Task[Config, CaptionVocab, Captioner, str]):
+    """``predict(["cat.png"])`` -> the image's caption; ``beam=k`` gives the k best."""
+
+    name = "caption"
+    config_type = Config
+    metric = "bleu"
+    splits = ("train", "dev", "test", "heldout")
+    predict_options = ("beam",)
+
+    def prepare(self, cfg: Config, run_dir: Path | None) -> CaptionVocab:
+        check_name(cfg.data.name)
+        seed_everything(cfg.train.seed)
+        train_set = split_of(cfg.data, "train")
+        vocab = build_vocab(train_set, cfg.data.min_freq)
+        longest = max(len(caption_tokens(c)) for refs in train_set.captions for c in refs)
+        res = CaptionVocab(vocab, cfg.decode.max_len or longest + 2, image_size(cfg.data))
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            vocab.save(run_dir / "vocab.json")
+            info = {"max_len": res.max_len, "image_size": res.image_size}
+            info["train_images"] = len(train_set)
+            (run_dir / RUN_INFO).write_text(json.dumps(info, indent=1))
+        return res
+
+    def restore(self, cfg: Config, run_dir: Path) -> CaptionVocab:
+        check_name(cfg.data.name)
+        vocab = Vocab.load(run_dir / "vocab.json")
+        info_path = run_dir / RUN_INFO
+        if not info_path.is_file():
+            raise FileNotFoundError(f"{run_dir} is not a caption run folder: {RUN_INFO} is missing")
+        try:
+            info = json.loads(info_path.read_text())
+            max_len = int(info["max_len"])
+        except (json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
+            raise ValueError(f"{info_path}: damaged run information: {exc}") from exc
+        return CaptionVocab(vocab, max_len, image_size(cfg.data))
+
+    def build_model(self, cfg: Config, res: CaptionVocab) -> Captioner:
+        v = res.vocab
+        return Captioner(len(v), cfg.model, banned=(v.pad_id, v.unk_id, v.id(BOS)))
+
+    def train_batches(
+        self, cfg: Config, res: CaptionVocab, device: torch.device
+    ) -> Callable[[int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        train_set, size = split_of(cfg.data, "train"), res.image_size
+        sampler = EpochSampler(len(train_set), cfg.train.batch_size, cfg.train.seed)
+
+        def batch_fn(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            if cfg.data.name == "shapes":
+                b = shapes.train_batch(cfg.data.seed, step, cfg.train.batch_size, size)
+                images, captions = b.images, [c[0] for c in b.captions]
+            else:
+                idx = sampler.indices(step).tolist()
+                g = step_generator(cfg.train.seed, step)
+                pick = torch.randint(0, 1 << 30, (len(idx),), generator=g).tolist()
+                captions = [
+                    train_set.captions[i][p % len(train_set.captions[i])]
+                    for i, p in zip(idx, pick, strict=True)
+                ]
+                images = shift_images(train_set.images[idx], cfg.data.shift, g)
+            inputs, targets = encode(res.vocab, captions)
+            return torch.from_numpy(images).to(device), inputs.to(device), targets.to(device)
+
+        return batch_fn
+
+    def loss(self, cfg: Config, model: Captioner, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        images, inputs, targets = batch
+        logits = model(images, inputs)  # (B, T, V)
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD_ID)
+
+    def evaluator(
+        self, cfg: Config, res: CaptionVocab, split: str, device: torch.device
+    ) -> Callable[[Captioner], dict[str, float]]:
+        data = split_of(cfg.data, split)
+
+        def metrics(m: Captioner) -> dict[str, float]:
+            hyps = caption_batch(m, data.images, res.vocab, res.max_len)
+            return score([res.vocab.decode(h[0].tokens) for h in hyps], data.captions)
+
+        return metrics
+
+    def train(
+        self, cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
+    ) -> dict[str, float]:
+        desc = f"caption {cfg.data.name}"
+        model, res, result, _ = self.fit(cfg, device, run_dir, progress=progress, desc=desc)
+        metrics = evaluate_run(Run(self, cfg, res, model, device, run_dir), "dev")
+        metrics.update(
+            train_seconds=round(result.seconds, 1),
+            threads=float(torch.get_num_threads()),
+            best_step=float(result.best_step),
+        )
+        return metrics
+
+    def evaluate(self, run: Run, split: str) -> dict[str, float]:
+        return evaluate_run(run, split)
+
+    def encode(self, cfg: Config, res: CaptionVocab, line: str, where: str) -> str:
+        path = line.strip()
+        if not path:
+            raise ValueError(f"{where} is empty: expected the path of an image")
+        return path
+
+    def answer(
+        self, run: Run, xs: Sequence[str], beam: int | None = None, **options: Any
+    ) -> list[str]:
         """One line per image path: the caption, or with ``beam=k`` (k > 1) the k best as
         ``caption (score) | caption (score) | ...``, scores being length-normalized log p."""
-        unknown = set(options) - {"beam"}
-        if unknown:
-            raise ValueError(f"caption predict takes the option beam, not {sorted(unknown)}")
-        size = image_size(self.cfg.data)
-        images = np.stack([load_image(p, size) for p in inputs])  # (B, S, S, 3)
-        beam = options.get("beam")
-        results = self.caption(images, beam)
+        vocab = run.res.vocab
+        images = np.stack([load_image(p, run.res.image_size) for p in xs])  # (B, S, S, 3)
+        results = caption_images(run, images, beam)
         if beam is None or beam <= 1:
-            return [detokenize(self.vocab.decode(h[0].tokens)) for h in results]
+            return [detokenize(vocab.decode(h[0].tokens)) for h in results]
         return [
-            " | ".join(f"{detokenize(self.vocab.decode(h.tokens))} ({h.score:.3f})" for h in hs)
+            " | ".join(f"{detokenize(vocab.decode(h.tokens))} ({h.score:.3f})" for h in hs)
             for hs in results
         ]
 
-    def split(self, name: str) -> CaptionSet:
-        if name not in self._splits:
-            self._splits[name] = load_splits(self.cfg.data, [name])[name]
-        return self._splits[name]
 
-    def evaluate(
-        self,
-        split: str = "dev",
-        figure: bool = True,
-        beam: int | None = None,
-        alpha: float | None = None,
-    ) -> dict[str, float]:
-        """Exact match and BLEU-4 of the model and of both baselines on ``split``; saves
-        ``samples-<split>.png`` in the run folder when ``figure``. ``beam`` and ``alpha``
-        default to the run's ``decode`` settings."""
-        data, train = self.split(split), self.split("train")
-        t0 = time.perf_counter()
-        found = self.caption(data.images, beam, alpha)
-        hyps = [self.vocab.decode(h[0].tokens) for h in found]
-        seconds = time.perf_counter() - t0
-        metrics = score(hyps, data.captions)
-        nn = score(nearest_captions(train, data.images), data.captions)
-        mfc = score([most_frequent_caption(train)] * len(data), data.captions)
-        out = {**metrics, "n": float(len(data)), "decode_seconds": round(seconds, 3)}
-        out.update({f"nearest_{k}": v for k, v in nn.items()})
-        out.update({f"frequent_{k}": v for k, v in mfc.items()})
-        if self.cfg.data.name == "shapes" and split == "heldout":
-            out["heldout_pair_recall"] = held_out_recall(hyps, data.captions)
-        if figure:
-            title = (
-                f"{self.cfg.data.name} {split}: exact {out['exact']:.3f}, BLEU {out['bleu']:.1f}"
-            )
-            save_samples(
-                self.run_dir / f"samples-{split}.png", data.images, hyps, data.captions, title=title
-            )
-        return out
-
-
-def _build(cfg: Config, vocab: Vocab) -> Captioner:
-    banned = (vocab.pad_id, vocab.unk_id, vocab.id(BOS))
-    return Captioner(len(vocab), cfg.model, banned=banned)
-
-
-def train(
-    cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
-) -> dict[str, float]:
-    check_name(cfg.data.name)
-    seed_everything(cfg.train.seed)
-    size = image_size(cfg.data)
-    splits = load_splits(cfg.data, ["train", "dev"])
-    train_set, dev = splits["train"], splits["dev"]
-    vocab = build_vocab(train_set, cfg.data.min_freq)
-    longest = max(len(caption_tokens(c)) for refs in train_set.captions for c in refs)
-    max_len = cfg.decode.max_len or longest + 2
-    run_dir.mkdir(parents=True, exist_ok=True)
-    vocab.save(run_dir / "vocab.json")
-    info = {"max_len": max_len, "image_size": size, "train_images": len(train_set)}
-    (run_dir / RUN_INFO).write_text(json.dumps(info, indent=1))
-    model = _build(cfg, vocab).to(device)
-    sampler = EpochSampler(len(train_set), cfg.train.batch_size, cfg.train.seed)
-
-    def batch_fn(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if cfg.data.name == "shapes":
-            b = shapes.train_batch(cfg.data.seed, step, cfg.train.batch_size, size)
-            images, captions = b.images, [c[0] for c in b.captions]
-        else:
-            idx = sampler.indices(step).tolist()
-            g = step_generator(cfg.train.seed, step)
-            pick = torch.randint(0, 1 << 30, (len(idx),), generator=g).tolist()
-            captions = [
-                train_set.captions[i][p % len(train_set.captions[i])]
-                for i, p in zip(idx, pick, strict=True)
-            ]
-            images = shift_images(train_set.images[idx], cfg.data.shift, g)
-        inputs, targets = encode(vocab, captions)
-        return torch.from_numpy(images).to(device), inputs.to(device), targets.to(device)
-
-    def loss_fn(m: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        images, inputs, targets = batch
-        logits = m(images, inputs)  # (B, T, V)
-        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=vocab.pad_id)
-
-    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
-        assert isinstance(m, Captioner)
-        hyps = caption_batch(m, dev.images, vocab, max_len)
-        return score([vocab.decode(h[0].tokens) for h in hyps], dev.captions)
-
-    result = fit(
-        model,
-        cfg.train,
-        batch_fn,
-        loss_fn,
-        eval_fn,
-        run_dir=run_dir,
-        metric="bleu",
-        progress=progress,
-        desc=f"caption {cfg.data.name}",
-    )
-    trained = CaptionTrained(model, vocab, cfg, run_dir, max_len)
-    trained._splits = dict(splits)
-    metrics = trained.evaluate("dev")
-    metrics.update(
-        train_seconds=round(result.seconds, 1),
-        threads=float(torch.get_num_threads()),
-        best_step=float(result.best_step),
-    )
-    return metrics
-
-
-def load(run_dir: Path, cfg: Config, device: torch.device) -> CaptionTrained:
-    from rnnlab.training.checkpoint import load_weights
-
-    check_name(cfg.data.name)
-    vocab = Vocab.load(run_dir / "vocab.json")
-    info_path = run_dir / RUN_INFO
-    if not info_path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a caption run folder: {RUN_INFO} is missing")
-    try:
-        info = json.loads(info_path.read_text())
-        max_len = int(info["max_len"])
-    except (json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
-        raise ValueError(f"{info_path}: damaged run information: {exc}") from exc
-    model = _build(cfg, vocab)
-    load_weights(model, run_dir / "model.safetensors")
-    model.to(device).eval()
-    return CaptionTrained(model, vocab, cfg, run_dir, max_len)
+TASK = CaptionTask()

@@ -28,9 +28,9 @@ perplexity.
 
 from __future__ import annotations
 
-import json
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,11 +38,11 @@ from typing import Any
 import torch
 
 from rnnlab.nn.vocab import EOS, PAD, UNK, Vocab, tokenize
+from rnnlab.tasks.base import Run, Task, write_metrics
 from rnnlab.tasks.lm.model import LanguageModel
-from rnnlab.tasks.sentiment.data import load_pretraining
-from rnnlab.training.checkpoint import load_weights
+from rnnlab.tasks.sentiment.data import PretrainText, load_pretraining
 from rnnlab.training.data import data_root
-from rnnlab.training.loop import TrainConfig, fit, step_generator
+from rnnlab.training.loop import TrainConfig, step_generator
 
 VOCAB_FILE = "vocab.json"
 
@@ -170,114 +170,120 @@ def window_batches(
     return batch_fn
 
 
-def loss_fn(m: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """The training loss: mean cross-entropy over the directions."""
-    assert isinstance(m, LanguageModel)
-    return m.loss(*batch)[0]
-
-
 def ppl_metrics(ppls: list[float]) -> dict[str, float]:
     return {"ppl": ppls[0], **({"ppl_backward": ppls[1]} if len(ppls) > 1 else {})}
 
 
-def train(
-    cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
-) -> dict[str, float]:
-    root = data_root(cfg.data.dir)
-    text = load_pretraining(root, "train")
-    vocab = build_vocab(text.sentences, cfg.data)
-    vocab.save(run_dir / VOCAB_FILE)
-    ids, starts = stream(text.sentences, vocab)  # (N,), (S,)
-    dev_ids, _ = stream(load_pretraining(root, "dev").sentences, vocab)
-    bptt, bs = cfg.data.bptt, cfg.train.batch_size
-    torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg, len(vocab)).to(device)
-    batch_fn = window_batches(ids, starts, bptt, bs, cfg.train.seed, device)
-
-    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
-        assert isinstance(m, LanguageModel)
-        return ppl_metrics(perplexities(m, dev_ids, bptt, device))
-
-    result = fit(
-        model,
-        cfg.train,
-        batch_fn,
-        loss_fn,
-        eval_fn,
-        run_dir=run_dir,
-        metric="ppl",
-        higher_is_better=False,
-        progress=progress,
-        desc="lm",
-    )
-    metrics = {
-        **ppl_metrics(perplexities(model, dev_ids, bptt, device)),
-        "train_tokens": float(ids.numel()),
-        "dropped_mr_lines": float(text.dropped),
-        "vocab": float(len(vocab)),
-        "steps": float(result.steps),
-        "epochs": result.steps * bs * bptt / ids.numel(),
-        "seconds": result.seconds,
-    }
-    (run_dir / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+@functools.lru_cache(maxsize=4)
+def text_of(d: DataConfig, split: str) -> PretrainText:
+    return load_pretraining(data_root(d.dir), split)
 
 
-class TrainedLM:
-    def __init__(self, model: LanguageModel, vocab: Vocab, cfg: Config, device: torch.device):
-        self.model, self.vocab, self.cfg, self.device = model, vocab, cfg, device
+class LmTask(Task[Config, Vocab, LanguageModel, list[str]]):
+    """``predict(["a fine film"])`` prints each line's perplexity; ``generate=True``
+    continues each line by sampling."""
 
-    def encode(self, text: str, where: str) -> list[int]:
-        words = [w.lower() for w in tokenize(text)]
+    name = "lm"
+    config_type = Config
+    metric = "ppl"
+    higher_is_better = False
+    splits = ("train", "dev", "test")
+    predict_options = ("generate",)
+
+    def prepare(self, cfg: Config, run_dir: Path | None) -> Vocab:
+        vocab = build_vocab(text_of(cfg.data, "train").sentences, cfg.data)
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            vocab.save(run_dir / VOCAB_FILE)
+        return vocab
+
+    def restore(self, cfg: Config, run_dir: Path) -> Vocab:
+        return Vocab.load(run_dir / VOCAB_FILE)
+
+    def build_model(self, cfg: Config, res: Vocab) -> LanguageModel:
+        return build_model(cfg, len(res))
+
+    def train_batches(
+        self, cfg: Config, res: Vocab, device: torch.device
+    ) -> Callable[[int], tuple[torch.Tensor, torch.Tensor]]:
+        ids, starts = stream(text_of(cfg.data, "train").sentences, res)  # (N,), (S,)
+        bs, seed = cfg.train.batch_size, cfg.train.seed
+        return window_batches(ids, starts, cfg.data.bptt, bs, seed, device)
+
+    def loss(
+        self, cfg: Config, model: LanguageModel, batch: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        """The training loss: mean cross-entropy over the directions."""
+        return model.loss(*batch)[0]
+
+    def evaluator(
+        self, cfg: Config, res: Vocab, split: str, device: torch.device
+    ) -> Callable[[LanguageModel], dict[str, float]]:
+        ids, _ = stream(text_of(cfg.data, split).sentences, res)
+        return lambda m: {
+            **ppl_metrics(perplexities(m, ids, cfg.data.bptt, device)),
+            "tokens": float(ids.numel()),
+        }
+
+    def train(
+        self, cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
+    ) -> dict[str, float]:
+        _, vocab, result, final = self.fit(cfg, device, run_dir=run_dir, progress=progress)
+        text = text_of(cfg.data, "train")
+        n = sum(len(s) + 1 for s in text.sentences)  # the stream's length, </s> included
+        metrics = {
+            **ppl_metrics([final[k] for k in ("ppl", "ppl_backward") if k in final]),
+            "train_tokens": float(n),
+            "dropped_mr_lines": float(text.dropped),
+            "vocab": float(len(vocab)),
+            "steps": float(result.steps),
+            "epochs": result.steps * cfg.train.batch_size * cfg.data.bptt / n,
+            "seconds": result.seconds,
+        }
+        write_metrics(run_dir, metrics)
+        return metrics
+
+    def encode(self, cfg: Config, res: Vocab, line: str, where: str) -> list[str]:
+        words = [w.lower() for w in tokenize(line)]
         if not words:
             raise ValueError(f"{where} is empty: expected some words")
-        return self.vocab.encode(words)
+        return words
 
-    @torch.no_grad()
-    def generate(self, text: str, max_words: int = 30, temperature: float = 0.8) -> str:
-        ids = self.encode(text, "the text to continue")
-        gen = torch.Generator().manual_seed(self.cfg.seed)
-        self.model.eval()
-        hid = self.model.hidden  # the forward direction's units come first in (B, T, D*H)
-        out, state = self.model.hidden_states(torch.tensor([ids], device=self.device))
-        h = out[:, -1, :hid]  # (1, H)
-        words: list[str] = []
-        for _ in range(max_words):
-            logp = self.model.log_probs(h)[0] / temperature  # (V,)
-            logp[[self.vocab.pad_id, self.vocab.unk_id]] = float("-inf")
-            nxt = int(torch.multinomial(logp.softmax(-1).cpu(), 1, generator=gen))
-            if self.vocab.itos[nxt] == EOS:
-                break
-            words.append(self.vocab.itos[nxt])
-            out, state = self.model.hidden_states(torch.tensor([[nxt]], device=self.device), state)
-            h = out[:, -1, :hid]  # (1, H): the forward direction, carried on by its state
-        return " ".join([*(w.lower() for w in tokenize(text)), *words])
-
-    def predict(self, inputs: list[str], generate: bool = False, **options: Any) -> list[str]:
-        if options:
-            raise ValueError(f"lm predict takes only generate=True, got {sorted(options)}")
+    def answer(
+        self, run: Run, xs: Sequence[list[str]], generate: bool = False, **options: Any
+    ) -> list[str]:
         if generate:
-            return [self.generate(t) for t in inputs]
+            return [continue_text(run, words) for words in xs]
         lines = []
-        for i, t in enumerate(inputs, 1):
-            ids = torch.tensor([*self.encode(t, f"input line {i}"), self.vocab.id(EOS)])
-            x, y = ids[:-1][None], ids[1:][None]  # (1, T)
-            self.model.eval()
-            with torch.no_grad():
-                loss = self.model.direction_losses(x.to(self.device), y.to(self.device))[0]
+        for words in xs:
+            t = torch.tensor([*run.res.encode(words), run.res.id(EOS)], device=run.device)
+            x, y = t[:-1][None], t[1:][None]  # (1, T)
+            loss = run.model.direction_losses(x, y)[0]
             lines.append(f"ppl {math.exp(float(loss)):.1f}")
         return lines
 
-    def evaluate(self, split: str = "dev") -> dict[str, float]:
-        text = load_pretraining(data_root(self.cfg.data.dir), split)
-        ids, _ = stream(text.sentences, self.vocab)
-        ppls = perplexities(self.model, ids, self.cfg.data.bptt, self.device)
-        return {**ppl_metrics(ppls), "tokens": float(ids.numel())}
+
+@torch.no_grad()
+def continue_text(run: Run, words: list[str], max_words: int = 30, temperature: float = 0.8) -> str:
+    """``words`` and up to ``max_words`` sampled after them (seeded by ``cfg.seed``),
+    until ``</s>``."""
+    model, vocab, device = run.model, run.res, run.device
+    ids = vocab.encode(words)
+    gen = torch.Generator().manual_seed(run.cfg.seed)
+    hid = model.hidden  # the forward direction's units come first in (B, T, D*H)
+    out, state = model.hidden_states(torch.tensor([ids], device=device))
+    h = out[:, -1, :hid]  # (1, H)
+    more: list[str] = []
+    for _ in range(max_words):
+        logp = model.log_probs(h)[0] / temperature  # (V,)
+        logp[[vocab.pad_id, vocab.unk_id]] = float("-inf")
+        nxt = int(torch.multinomial(logp.softmax(-1).cpu(), 1, generator=gen))
+        if vocab.itos[nxt] == EOS:
+            break
+        more.append(vocab.itos[nxt])
+        out, state = model.hidden_states(torch.tensor([[nxt]], device=device), state)
+        h = out[:, -1, :hid]  # (1, H): the forward direction, carried on by its state
+    return " ".join([*words, *more])
 
 
-def load(run_dir: Path, cfg: Config, device: torch.device) -> TrainedLM:
-    vocab = Vocab.load(Path(run_dir) / VOCAB_FILE)
-    model = build_model(cfg, len(vocab)).to(device)
-    load_weights(model, Path(run_dir) / "model.safetensors")
-    model.eval()
-    return TrainedLM(model, vocab, cfg, device)
+TASK = LmTask()

@@ -29,8 +29,7 @@ an error.
 from __future__ import annotations
 
 import functools
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +37,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from rnnlab.tasks.base import Run, Task
 from rnnlab.tasks.parity.model import ParityRNN
-from rnnlab.training.checkpoint import load_weights
-from rnnlab.training.loop import TrainConfig, fit, step_generator
+from rnnlab.training.loop import TrainConfig, step_generator
 
 SPLITS = {"test": 0, "dev": 1}  # hash bucket of each held-out split; buckets 2..9 train
 _P = 2_147_483_647  # a prime modulus for the sequence hash
@@ -280,40 +279,7 @@ def train_model(
 
     Returns the model (the best on dev), its dev metrics and the training history.
     """
-    d = cfg.data
-    if d.target not in TARGETS:
-        raise ValueError(f"data.target expects every or final, got {d.target!r}")
-    torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg).to(device)
-    dev = _to(fixed_set(d, "dev", d.dev_size), device)
-
-    def batch_fn(step: int) -> Batch:
-        gen = step_generator(cfg.train.seed, step)
-        bits, lengths = sample_split(cfg.train.batch_size, "train", d.min_len, d.max_len, gen)
-        return _to(make_batch(bits, lengths), device)
-
-    def loss_fn(m: torch.nn.Module, b: Batch) -> torch.Tensor:
-        assert isinstance(m, ParityRNN)
-        return loss_of(m, b, d.target)
-
-    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
-        assert isinstance(m, ParityRNN)
-        return score(m, dev, d.target)
-
-    result = fit(
-        model,
-        cfg.train,
-        batch_fn,
-        loss_fn,
-        eval_fn,
-        run_dir=run_dir,
-        metric="margin",
-        progress=progress,
-        desc=desc,
-        stop_fn=lambda r: r["margin"] >= cfg.margin,
-    )
-    model.eval()
-    final = eval_fn(model)
+    model, _, result, final = TASK.fit(cfg, device, run_dir=run_dir, progress=progress, desc=desc)
     metrics = {**final, "steps": float(result.steps), "seconds": result.seconds}
     return model, metrics, result.history
 
@@ -322,56 +288,60 @@ def _to(b: Batch, device: torch.device) -> Batch:
     return Batch(b.x.to(device), b.y.to(device), b.lengths.to(device))
 
 
-def train(
-    cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
-) -> dict[str, float]:
-    _, metrics, _ = train_model(cfg, device, run_dir=run_dir, progress=progress)
-    (run_dir / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+def eval_set(d: DataConfig, split: str) -> Batch:
+    """``dev`` or ``test`` (training lengths, sequences never trained on) or ``long`` (test
+    sequences of length ``data.long_len``)."""
+    if split == "long":
+        return fixed_set(d, "test", d.test_size // 4, d.long_len, d.long_len)
+    return fixed_set(d, split, d.dev_size if split == "dev" else d.test_size)
 
 
-class ParityModel:
-    """A trained parity model: ``predict(["0 1 1 0 1"]) == ["1 0 1 1 0"]``."""
+class ParityTask(Task[Config, None, ParityRNN, list[int]]):
+    """``predict(["0 1 1 0 1"]) == ["1 0 1 1 0"]`` (a ``final`` model: ``["0"]``)."""
 
-    def __init__(self, model: ParityRNN, cfg: Config, device: torch.device) -> None:
-        self.model, self.cfg, self.device = model, cfg, device
+    name = "parity"
+    config_type = Config
+    metric = "margin"
+    splits = ("dev", "test", "long")
 
-    def predict(self, inputs: list[str], **options: Any) -> list[str]:
-        if options:
-            raise ValueError(f"parity predict takes no options, got {sorted(options)}")
-        seqs = [parse_line(line, f"input line {i}") for i, line in enumerate(inputs, 1)]
-        if not seqs:
-            return []
-        batch = _to(encode(seqs), self.device)
-        self.model.eval()
-        with torch.no_grad():
-            logits, _ = self.model(batch.x)  # (B, T)
+    def build_model(self, cfg: Config, res: None) -> ParityRNN:
+        if cfg.data.target not in TARGETS:
+            raise ValueError(f"data.target expects every or final, got {cfg.data.target!r}")
+        return build_model(cfg)
+
+    def train_batches(self, cfg: Config, res: None, device: torch.device) -> Callable[[int], Batch]:
+        d = cfg.data
+
+        def batch_fn(step: int) -> Batch:
+            gen = step_generator(cfg.train.seed, step)
+            bits, lengths = sample_split(cfg.train.batch_size, "train", d.min_len, d.max_len, gen)
+            return _to(make_batch(bits, lengths), device)
+
+        return batch_fn
+
+    def loss(self, cfg: Config, model: ParityRNN, batch: Batch) -> torch.Tensor:
+        return loss_of(model, batch, cfg.data.target)
+
+    def evaluator(
+        self, cfg: Config, res: None, split: str, device: torch.device
+    ) -> Callable[[ParityRNN], dict[str, float]]:
+        batch = _to(eval_set(cfg.data, split), device)
+        return lambda m: {**score(m, batch, cfg.data.target), "n": float(batch.x.shape[0])}
+
+    def goal(self, cfg: Config) -> Callable[[dict[str, float]], bool]:
+        return lambda r: r["margin"] >= cfg.margin
+
+    def encode(self, cfg: Config, res: None, line: str, where: str) -> list[int]:
+        return parse_line(line, where)
+
+    def answer(self, run: Run, xs: Sequence[list[int]], **options: Any) -> list[str]:
+        batch = _to(encode(xs), run.device)
+        logits, _ = run.model(batch.x)  # (B, T)
         bits = (logits > 0).long().cpu()  # (B, T)
-        if self.cfg.data.target == "final":
-            return [
-                str(int(row[n - 1])) for row, n in zip(bits, batch.lengths.tolist(), strict=True)
-            ]
-        return [
-            " ".join(str(v) for v in row[:n].tolist())
-            for row, n in zip(bits, batch.lengths.tolist(), strict=True)
-        ]
-
-    def evaluate(self, split: str = "dev") -> dict[str, float]:
-        """Accuracy on ``dev`` or ``test`` (training lengths, sequences never trained on)
-        or ``long`` (test sequences of length ``data.long_len``)."""
-        d = self.cfg.data
-        if split == "long":
-            batch = fixed_set(d, "test", d.test_size // 4, d.long_len, d.long_len)
-        elif split in SPLITS:
-            batch = fixed_set(d, split, d.dev_size if split == "dev" else d.test_size)
-        else:
-            raise ValueError(f"parity evaluates split dev, test or long, got {split!r}")
-        r = score(self.model, _to(batch, self.device), d.target)
-        return {**r, "n": float(batch.x.shape[0])}
+        rows = zip(bits, batch.lengths.tolist(), strict=True)
+        if run.cfg.data.target == "final":
+            return [str(int(row[n - 1])) for row, n in rows]
+        return [" ".join(str(v) for v in row[:n].tolist()) for row, n in rows]
 
 
-def load(run_dir: Path, cfg: Config, device: torch.device) -> ParityModel:
-    model = build_model(cfg).to(device)
-    load_weights(model, Path(run_dir) / "model.safetensors")
-    model.eval()
-    return ParityModel(model, cfg, device)
+TASK = ParityTask()

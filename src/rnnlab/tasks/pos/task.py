@@ -37,9 +37,9 @@ An empty input line gives an empty output line; unknown words and characters map
 
 from __future__ import annotations
 
-import json
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,11 +47,11 @@ from typing import Any
 import torch
 
 from rnnlab.nn.vocab import PAD, Vocab, pad_batch, tokenize
+from rnnlab.tasks.base import Run, Task, write_metrics
 from rnnlab.tasks.pos.data import Sentence, read_conllu, split_file
 from rnnlab.tasks.pos.model import Tagger, TaggerInput
-from rnnlab.training.checkpoint import load_weights
 from rnnlab.training.data import dataset_dir
-from rnnlab.training.loop import TrainConfig, fit, step_generator
+from rnnlab.training.loop import TrainConfig, step_generator
 
 VOCAB_FILES = {"words": "words.json", "chars": "chars.json", "tags": "tags.json"}
 
@@ -101,15 +101,16 @@ class Config:
 # --- vocabularies and batches --------------------------------------------------------
 
 
-class Encoder:
-    """Words, characters and tags to ids, with the model's lower-casing rule."""
+class PosVocab:
+    """The tagger's vocabularies: words, characters and tags to ids, with the model's
+    lower-casing rule."""
 
     def __init__(self, words: Vocab, chars: Vocab, tags: Vocab, lower: bool) -> None:
         self.words, self.chars, self.tags, self.lower = words, chars, tags, lower
         self._spell: dict[str, list[int]] = {}
 
     @classmethod
-    def build(cls, train: Sequence[Sentence], lower: bool) -> Encoder:
+    def build(cls, train: Sequence[Sentence], lower: bool) -> PosVocab:
         key = str.lower if lower else str
         words = Vocab.build([key(w) for w in s.words] for s in train)
         chars = Vocab.build(list(w) for s in train for w in s.words)
@@ -121,7 +122,7 @@ class Encoder:
             vocab.save(run_dir / VOCAB_FILES[name])
 
     @classmethod
-    def load(cls, run_dir: Path, lower: bool) -> Encoder:
+    def load(cls, run_dir: Path, lower: bool) -> PosVocab:
         v = {name: Vocab.load(run_dir / f) for name, f in VOCAB_FILES.items()}
         return cls(v["words"], v["chars"], v["tags"], lower)
 
@@ -206,7 +207,7 @@ def word_dropout(
 # --- model, scoring, figures ---------------------------------------------------------
 
 
-def build_model(cfg: Config, enc: Encoder) -> Tagger:
+def build_model(cfg: Config, enc: PosVocab) -> Tagger:
     m = cfg.model
     return Tagger(
         len(enc.words),
@@ -231,7 +232,7 @@ def load_split(cfg: DataConfig, split: str) -> list[Sentence]:
 @torch.no_grad()
 def tag_sentences(
     model: Tagger,
-    enc: Encoder,
+    enc: PosVocab,
     sentences: Sequence[Sequence[str]],
     device: torch.device,
     batch_size: int = 256,
@@ -251,7 +252,7 @@ def tag_sentences(
 
 def score(
     model: Tagger,
-    enc: Encoder,
+    enc: PosVocab,
     sentences: Sequence[Sentence],
     device: torch.device,
     batch_size: int = 256,
@@ -318,120 +319,129 @@ def confusion_figure(
 # --- the task contract ---------------------------------------------------------------
 
 
-def train(
-    cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
-) -> dict[str, float]:
-    """Train on train, keep the best model on dev; writes vocabularies, metrics, figure."""
-    torch.manual_seed(cfg.train.seed)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    train_set, dev_set = load_split(cfg.data, "train"), load_split(cfg.data, "dev")
-    enc = Encoder.build(train_set, cfg.model.lower)
-    enc.save(run_dir)
-    model = build_model(cfg, enc).to(device)
-
-    train_words = [enc.word_ids(s.words) for s in train_set]
-    counts = torch.zeros(len(enc.words))  # (V,)
-    for ids in train_words:
-        counts.index_add_(0, torch.tensor(ids), torch.ones(len(ids)))
-    train_tags = [enc.tag_ids([s])[0] for s in train_set]
-    sampler = BucketSampler([len(s) for s in train_set], cfg.train.batch_size, cfg.train.seed)
-
-    def batch_fn(step: int) -> tuple[TaggerInput, torch.Tensor]:
-        idx = sampler.indices(step)
-        x = enc.batch([train_set[i].words for i in idx])
-        g = step_generator(cfg.train.seed, step)
-        x.words = word_dropout(x.words, counts, cfg.model.word_dropout, enc.words.unk_id, g)
-        tags = pad_batch([train_tags[i].tolist() for i in idx])[0]  # (B, T)
-        return x.to(device), tags.to(device)
-
-    def loss_fn(m: torch.nn.Module, batch: tuple[TaggerInput, torch.Tensor]) -> torch.Tensor:
-        assert isinstance(m, Tagger)
-        return m.loss(*batch)
-
-    eval_seconds = 0.0
-
-    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
-        nonlocal eval_seconds
-        assert isinstance(m, Tagger)
-        t0 = time.perf_counter()
-        r = score(m, enc, dev_set, device, cfg.data.eval_batch_size)
-        eval_seconds += time.perf_counter() - t0
-        return {"acc": r["acc"], "oov_acc": r["oov_acc"]}
-
-    result = fit(
-        model,
-        cfg.train,
-        batch_fn,
-        loss_fn,
-        eval_fn,
-        run_dir=run_dir,
-        metric="acc",
-        progress=progress,
-        desc="pos",
-    )
-    tokens = sum(len(train_set[i]) for s in range(result.steps) for i in sampler.indices(s))
-    r = score(model, enc, dev_set, device, cfg.data.eval_batch_size)
-    confusion_figure(r["gold"], r["pred"], enc.tags.itos, run_dir / "confusion-dev.png", "dev")
-    train_seconds = result.seconds - eval_seconds
-    metrics = {
-        "acc": r["acc"],
-        "oov_acc": r["oov_acc"],
-        "tokens": r["tokens"],
-        "oov_tokens": r["oov_tokens"],
-        "best_step": float(result.best_step),
-        "steps": float(result.steps),
-        "seconds": result.seconds,
-        "train_seconds": train_seconds,
-        "train_tokens": float(tokens),
-        "tokens_per_s": tokens / train_seconds if train_seconds > 0 else float("nan"),
-        "threads": float(torch.get_num_threads()),
-    }
-    (run_dir / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+@functools.lru_cache(maxsize=8)
+def _cached_split(cfg: DataConfig, split: str) -> tuple[Sentence, ...]:
+    return tuple(load_split(cfg, split))
 
 
-class PosTagger:
-    """A trained tagger: ``predict(["The dog barks ."]) == ["The/DET dog/NOUN ..."]``."""
+class PosTask(Task[Config, PosVocab, Tagger, list[str]]):
+    """``predict(["The dog barks ."]) == ["The/DET dog/NOUN barks/VERB ./PUNCT"]``."""
 
-    def __init__(
-        self, model: Tagger, enc: Encoder, cfg: Config, device: torch.device, run_dir: Path
-    ) -> None:
-        self.model, self.enc, self.cfg, self.device, self.run_dir = model, enc, cfg, device, run_dir
+    name = "pos"
+    config_type = Config
+    metric = "acc"
+    splits = ("train", "dev", "test")
 
-    def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        """Tags of already-tokenized sentences (each a non-empty list of words)."""
-        ids = tag_sentences(
-            self.model, self.enc, sentences, self.device, self.cfg.data.eval_batch_size
-        )
-        return [self.enc.tags.decode(row) for row in ids]
+    def __init__(self) -> None:
+        self.eval_seconds = 0.0  # time spent in dev evaluations while training
 
-    def predict(self, inputs: list[str], **options: Any) -> list[str]:
-        if options:
-            raise ValueError(f"pos predict takes no options, got {sorted(options)}")
-        tokens = [tokenize(line) for line in inputs]
-        nonempty = [t for t in tokens if t]
-        tagged = iter(self.tag(nonempty) if nonempty else [])
+    def prepare(self, cfg: Config, run_dir: Path | None) -> PosVocab:
+        enc = PosVocab.build(_cached_split(cfg.data, "train"), cfg.model.lower)
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            enc.save(run_dir)
+        return enc
+
+    def restore(self, cfg: Config, run_dir: Path) -> PosVocab:
+        return PosVocab.load(run_dir, cfg.model.lower)
+
+    def build_model(self, cfg: Config, res: PosVocab) -> Tagger:
+        return build_model(cfg, res)
+
+    def train_batches(
+        self, cfg: Config, res: PosVocab, device: torch.device
+    ) -> Callable[[int], tuple[TaggerInput, torch.Tensor]]:
+        enc, train_set = res, _cached_split(cfg.data, "train")
+        counts = torch.zeros(len(enc.words))  # (V,)
+        for s in train_set:
+            ids = enc.word_ids(s.words)
+            counts.index_add_(0, torch.tensor(ids), torch.ones(len(ids)))
+        train_tags = [enc.tag_ids([s])[0] for s in train_set]
+        sampler = BucketSampler([len(s) for s in train_set], cfg.train.batch_size, cfg.train.seed)
+
+        def batch_fn(step: int) -> tuple[TaggerInput, torch.Tensor]:
+            idx = sampler.indices(step)
+            x = enc.batch([train_set[i].words for i in idx])
+            g = step_generator(cfg.train.seed, step)
+            x.words = word_dropout(x.words, counts, cfg.model.word_dropout, enc.words.unk_id, g)
+            tags = pad_batch([train_tags[i].tolist() for i in idx])[0]  # (B, T)
+            return x.to(device), tags.to(device)
+
+        return batch_fn
+
+    def loss(
+        self, cfg: Config, model: Tagger, batch: tuple[TaggerInput, torch.Tensor]
+    ) -> torch.Tensor:
+        return model.loss(*batch)
+
+    def evaluator(
+        self, cfg: Config, res: PosVocab, split: str, device: torch.device
+    ) -> Callable[[Tagger], dict[str, float]]:
+        sentences = _cached_split(cfg.data, split)
+
+        def metrics(m: Tagger) -> dict[str, float]:
+            t0 = time.perf_counter()
+            r = score(m, res, sentences, device, cfg.data.eval_batch_size)
+            self.eval_seconds += time.perf_counter() - t0
+            return {k: v for k, v in r.items() if isinstance(v, float)}
+
+        return metrics
+
+    def train(
+        self, cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
+    ) -> dict[str, float]:
+        """Train on train, keep the best model on dev; writes vocabularies, metrics, figure."""
+        self.eval_seconds = 0.0
+        model, enc, result, _ = self.fit(cfg, device, run_dir=Path(run_dir), progress=progress)
+        train_set, dev_set = _cached_split(cfg.data, "train"), _cached_split(cfg.data, "dev")
+        sampler = BucketSampler([len(s) for s in train_set], cfg.train.batch_size, cfg.train.seed)
+        tokens = sum(len(train_set[i]) for s in range(result.steps) for i in sampler.indices(s))
+        r = score(model, enc, dev_set, device, cfg.data.eval_batch_size)
+        confusion_figure(r["gold"], r["pred"], enc.tags.itos, run_dir / "confusion-dev.png", "dev")
+        train_seconds = result.seconds - self.eval_seconds
+        metrics = {
+            "acc": r["acc"],
+            "oov_acc": r["oov_acc"],
+            "tokens": r["tokens"],
+            "oov_tokens": r["oov_tokens"],
+            "best_step": float(result.best_step),
+            "steps": float(result.steps),
+            "seconds": result.seconds,
+            "train_seconds": train_seconds,
+            "train_tokens": float(tokens),
+            "tokens_per_s": tokens / train_seconds if train_seconds > 0 else float("nan"),
+            "threads": float(torch.get_num_threads()),
+        }
+        write_metrics(run_dir, metrics)
+        return metrics
+
+    def evaluate(self, run: Run, split: str) -> dict[str, float]:
+        """Accuracy, OOV accuracy and counts on a split; saves ``confusion-SPLIT.png``."""
+        cfg, enc = run.cfg, run.res
+        sentences = load_split(cfg.data, split)
+        r = score(run.model, enc, sentences, run.device, cfg.data.eval_batch_size)
+        path = run.run_dir / f"confusion-{split}.png"
+        confusion_figure(r["gold"], r["pred"], enc.tags.itos, path, split)
+        return {k: v for k, v in r.items() if isinstance(v, float)}
+
+    def encode(self, cfg: Config, res: PosVocab, line: str, where: str) -> list[str]:
+        return tokenize(line)
+
+    def answer(self, run: Run, xs: Sequence[list[str]], **options: Any) -> list[str]:
+        nonempty = [t for t in xs if t]
+        tagged = iter(tag(run, nonempty) if nonempty else [])
         out = []
-        for words in tokens:
+        for words in xs:
             tags = next(tagged) if words else []
             out.append(" ".join(f"{w}/{t}" for w, t in zip(words, tags, strict=True)))
         return out
 
-    def evaluate(self, split: str = "dev") -> dict[str, float]:
-        """Accuracy, OOV accuracy and counts on a split; saves ``confusion-SPLIT.png``."""
-        sentences = load_split(self.cfg.data, split)
-        r = score(self.model, self.enc, sentences, self.device, self.cfg.data.eval_batch_size)
-        confusion_figure(
-            r["gold"], r["pred"], self.enc.tags.itos, self.run_dir / f"confusion-{split}.png", split
-        )
-        return {k: v for k, v in r.items() if isinstance(v, float)}
+
+def tag(run: Run, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Tags of already-tokenized sentences (each a non-empty list of words)."""
+    cfg, enc = run.cfg, run.res
+    ids = tag_sentences(run.model, enc, sentences, run.device, cfg.data.eval_batch_size)
+    return [enc.tags.decode(row) for row in ids]
 
 
-def load(run_dir: Path, cfg: Config, device: torch.device) -> PosTagger:
-    run_dir = Path(run_dir)
-    enc = Encoder.load(run_dir, cfg.model.lower)
-    model = build_model(cfg, enc).to(device)
-    load_weights(model, run_dir / "model.safetensors")
-    model.eval()
-    return PosTagger(model, enc, cfg, device, run_dir)
+TASK = PosTask()

@@ -22,7 +22,7 @@ question); the decoder stops at EOS or after ``2 * length + 5`` tokens.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,8 @@ from typing import Any
 import torch
 
 from rnnlab.nn.seq2seq import Seq2Seq
-from rnnlab.training.checkpoint import load_weights
-from rnnlab.training.loop import TrainConfig, fit, step_generator
+from rnnlab.tasks.base import Run, Task
+from rnnlab.training.loop import TrainConfig, step_generator
 
 SPLITS = {"test": 0, "dev": 1}  # hash bucket of each held-out split; buckets 2..9 train
 _P = 2_147_483_647  # a prime modulus for the sequence hash
@@ -247,103 +247,86 @@ def train_model(
     desc: str = "reverse",
 ) -> tuple[Seq2Seq, dict[str, float]]:
     """Train a fresh model; stops early once dev exact accuracy reaches ``cfg.goal``."""
-    torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg).to(device)
-    d = cfg.data
-    dev = fixed_set(d, "dev", d.dev_size)
-
-    def batch_fn(step: int) -> Batch:
-        gen = step_generator(cfg.train.seed, step)
-        src, lengths = sample_split(
-            cfg.train.batch_size, "train", d.vocab, d.min_len, d.max_len, gen
-        )
-        return make_batch(src, lengths, d.vocab).to(device)
-
-    def loss_fn(m: torch.nn.Module, b: Batch) -> torch.Tensor:
-        assert isinstance(m, Seq2Seq)
-        return m.loss(b.src, b.src_len, b.tgt_in, b.tgt_out)
-
-    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
-        assert isinstance(m, Seq2Seq)
-        r = score(m, dev, d.vocab, device)
-        return {"exact": r["exact"], "token_acc": r["token_acc"]}
-
-    result = fit(
-        model,
-        cfg.train,
-        batch_fn,
-        loss_fn,
-        eval_fn,
-        run_dir=run_dir,
-        metric="exact",
-        progress=progress,
-        desc=desc,
-        stop_fn=lambda m: m["exact"] >= cfg.goal,
-    )
-    model.eval()
-    final = eval_fn(model)
+    model, _, result, final = TASK.fit(cfg, device, run_dir=run_dir, progress=progress, desc=desc)
     return model, {**final, "steps": float(result.steps), "seconds": result.seconds}
 
 
-def train(
-    cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
-) -> dict[str, float]:
-    _, metrics = train_model(cfg, device, run_dir=run_dir, progress=progress)
-    (run_dir / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+def eval_set(d: DataConfig, split: str) -> Batch:
+    """``dev``, ``test`` (training lengths) or ``long`` (test-bucket sequences 1x..2x the
+    longest training length)."""
+    if split == "long":
+        return fixed_set(d, "test", d.test_size, d.max_len + 1, 2 * d.max_len)
+    return fixed_set(d, split, d.dev_size if split == "dev" else d.test_size)
 
 
-class ReverseModel:
-    """A trained reversal model: ``predict(["3 1 4"]) == ["4 1 3"]``."""
+class ReverseTask(Task[Config, None, Seq2Seq, list[int]]):
+    """``predict(["3 1 4"]) == ["4 1 3"]``; ``beam=K`` decodes with a beam search."""
 
-    def __init__(self, model: Seq2Seq, cfg: Config, device: torch.device) -> None:
-        self.model, self.cfg, self.device = model, cfg, device
-        self.k = cfg.data.vocab
+    name = "reverse"
+    config_type = Config
+    metric = "exact"
+    splits = ("dev", "test", "long")
+    predict_options = ("beam",)
 
-    def predict(self, inputs: list[str], beam: int | None = None, **options: Any) -> list[str]:
-        if options:
-            raise ValueError(f"reverse predict takes only beam=K, got {sorted(options)}")
-        seqs = [parse_line(line, self.k, f"input line {i}") for i, line in enumerate(inputs, 1)]
-        if not seqs:
-            return []
-        self.model.eval()
+    def build_model(self, cfg: Config, res: None) -> Seq2Seq:
+        return build_model(cfg)
+
+    def train_batches(self, cfg: Config, res: None, device: torch.device) -> Callable[[int], Batch]:
+        d = cfg.data
+
+        def batch_fn(step: int) -> Batch:
+            gen = step_generator(cfg.train.seed, step)
+            src, lengths = sample_split(
+                cfg.train.batch_size, "train", d.vocab, d.min_len, d.max_len, gen
+            )
+            return make_batch(src, lengths, d.vocab).to(device)
+
+        return batch_fn
+
+    def loss(self, cfg: Config, model: Seq2Seq, batch: Batch) -> torch.Tensor:
+        return model.loss(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out)
+
+    def evaluator(
+        self, cfg: Config, res: None, split: str, device: torch.device
+    ) -> Callable[[Seq2Seq], dict[str, float]]:
+        batch = eval_set(cfg.data, split)
+
+        def metrics(m: Seq2Seq) -> dict[str, float]:
+            r = score(m, batch, cfg.data.vocab, device)
+            return {"exact": r["exact"], "token_acc": r["token_acc"], "n": float(r["n"])}
+
+        return metrics
+
+    def goal(self, cfg: Config) -> Callable[[dict[str, float]], bool]:
+        return lambda r: r["exact"] >= cfg.goal
+
+    def encode(self, cfg: Config, res: None, line: str, where: str) -> list[int]:
+        return parse_line(line, cfg.data.vocab, where)
+
+    def answer(
+        self, run: Run, xs: Sequence[list[int]], beam: int | None = None, **options: Any
+    ) -> list[str]:
+        k = run.cfg.data.vocab
         if beam is not None and beam != 1:
-            return [self._beam(s, beam) for s in seqs]
-        src, lengths = pad_sources(seqs, self.k)
-        out = self.model.greedy(
-            src.to(self.device), lengths.to(self.device), max_len=2 * src.shape[1] + 5
+            return [_beam(run.model, s, k, beam, run.device) for s in xs]
+        src, lengths = pad_sources(list(xs), k)
+        out = run.model.greedy(
+            src.to(run.device), lengths.to(run.device), max_len=2 * src.shape[1] + 5
         )
         return [
             " ".join(str(t) for t in row[:n].tolist())
             for row, n in zip(out.tokens.cpu(), out.lengths.cpu().tolist(), strict=True)
         ]
 
-    @torch.no_grad()
-    def _beam(self, seq: list[int], beam: int) -> str:
-        from rnnlab.nn.decoding import beam_search
 
-        src, lengths = pad_sources([seq], self.k)
-        st = self.model.start(src.to(self.device), lengths.to(self.device))
-        _, bos, eos = special_ids(self.k)
-        best = beam_search(self.model.log_prob_step, st, bos, eos, beam, 2 * len(seq) + 5)
-        return " ".join(str(t) for t in best[0].tokens)
+def _beam(model: Seq2Seq, seq: list[int], k: int, beam: int, device: torch.device) -> str:
+    from rnnlab.nn.decoding import beam_search
 
-    def evaluate(self, split: str = "dev") -> dict[str, float]:
-        """Exact-sequence and token accuracy on ``dev``, ``test`` (training lengths) or
-        ``long`` (test-bucket sequences 1x..2x the longest training length)."""
-        d = self.cfg.data
-        if split == "long":
-            batch = fixed_set(d, "test", d.test_size, d.max_len + 1, 2 * d.max_len)
-        elif split in SPLITS:
-            batch = fixed_set(d, split, d.dev_size if split == "dev" else d.test_size)
-        else:
-            raise ValueError(f"reverse evaluates split dev, test or long, got {split!r}")
-        r = score(self.model, batch, self.k, self.device)
-        return {"exact": r["exact"], "token_acc": r["token_acc"], "n": float(r["n"])}
+    src, lengths = pad_sources([seq], k)
+    st = model.start(src.to(device), lengths.to(device))
+    _, bos, eos = special_ids(k)
+    best = beam_search(model.log_prob_step, st, bos, eos, beam, 2 * len(seq) + 5)
+    return " ".join(str(t) for t in best[0].tokens)
 
 
-def load(run_dir: Path, cfg: Config, device: torch.device) -> ReverseModel:
-    model = build_model(cfg).to(device)
-    load_weights(model, Path(run_dir) / "model.safetensors")
-    model.eval()
-    return ReverseModel(model, cfg, device)
+TASK = ReverseTask()

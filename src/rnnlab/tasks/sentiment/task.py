@@ -31,16 +31,18 @@ their probabilities. Measured figures are in ``docs/sentiment.md``. ``predict`` 
 
 from __future__ import annotations
 
-import json
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from rnnlab.nn.vocab import Vocab, pad_batch, tokenize
+from rnnlab.tasks.base import Task, write_metrics
 from rnnlab.tasks.sentiment.data import LABELS, Corpus, folds, holdout, load_mr
 from rnnlab.tasks.sentiment.model import SentimentClassifier, init_from_lm
 from rnnlab.training.checkpoint import load_weights
@@ -49,7 +51,7 @@ from rnnlab.training.data import data_root
 from rnnlab.training.loop import EpochSampler, TrainConfig, fit
 
 if TYPE_CHECKING:
-    from rnnlab.tasks.lm.task import TrainedLM
+    from rnnlab.tasks.base import Run
 
 VOCAB_FILE = "vocab.json"
 
@@ -194,16 +196,15 @@ def build_model(cfg: Config, vocab_size: int) -> SentimentClassifier:
     )
 
 
-def from_pretrained(cfg: Config, device: torch.device) -> tuple[Config, Vocab, TrainedLM]:
+def from_pretrained(cfg: Config, device: torch.device) -> tuple[Config, Vocab, Run]:
     """The config made to match the LM (an LSTM of its sizes and directions), its vocab, and
-    the loaded LM run (``rnnlab.tasks.lm.task.TrainedLM``)."""
-    from rnnlab.tasks import read_run_config
-    from rnnlab.tasks.lm import task as lm_task
+    the loaded LM run."""
+    from rnnlab.tasks import load_run, read_run_config
 
     name, lm_cfg = read_run_config(cfg.pretrained)
     if name != "lm":
         raise ValueError(f"--pretrained {cfg.pretrained}: expected a run of task lm, got {name}")
-    trained = lm_task.load(Path(cfg.pretrained), lm_cfg, device)
+    trained = load_run(cfg.pretrained, device)
     lm = lm_cfg.model
     model = replace(
         cfg.model,
@@ -213,11 +214,11 @@ def from_pretrained(cfg: Config, device: torch.device) -> tuple[Config, Vocab, T
         cell="lstm",
         bidirectional=lm.bidirectional,
     )
-    return replace(cfg, model=model), trained.vocab, trained
+    return replace(cfg, model=model), trained.res, trained
 
 
 def adapt_lm(
-    trained: TrainedLM,
+    trained: Run,
     data: dict[str, Corpus],
     ft: FinetuneConfig,
     seed: int,
@@ -230,8 +231,8 @@ def adapt_lm(
     from rnnlab.tasks.lm import task as lm_task
 
     bptt = trained.cfg.data.bptt
-    ids, starts = lm_task.stream(data["train"].texts, trained.vocab)  # (N,), (S,)
-    dev_ids, _ = lm_task.stream(data["dev"].texts, trained.vocab)  # (N_dev,)
+    ids, starts = lm_task.stream(data["train"].texts, trained.res)  # (N,), (S,)
+    dev_ids, _ = lm_task.stream(data["dev"].texts, trained.res)  # (N_dev,)
     before = lm_task.perplexities(trained.model, dev_ids, bptt, device)[0]
     lm_cfg = replace(
         trained.cfg.train,
@@ -244,7 +245,13 @@ def adapt_lm(
     )
     batch_fn = lm_task.window_batches(ids, starts, bptt, lm_cfg.batch_size, seed, device)
     result = fit(
-        trained.model, lm_cfg, batch_fn, lm_task.loss_fn, None, progress=progress, desc="lm on MR"
+        trained.model,
+        lm_cfg,
+        batch_fn,
+        lambda m, b: lm_task.TASK.loss(trained.cfg, m, b),
+        None,
+        progress=progress,
+        desc="lm on MR",
     )
     after = lm_task.perplexities(trained.model, dev_ids, bptt, device)[0]
     return {"lm_dev_ppl_before": before, "lm_dev_ppl_after": after, "lm_seconds": result.seconds}
@@ -273,27 +280,12 @@ def train_model(
     model = build_model(cfg, len(vocab)).to(device)
     if lm is not None:
         init_from_lm(model, lm)
-    seqs = {k: encode(v, vocab) for k, v in data.items()}
-    labels = {k: v.labels for k, v in data.items()}
-    y_train = torch.tensor(labels["train"])  # (N,)
-    sampler = EpochSampler(len(seqs["train"]), cfg.train.batch_size, cfg.train.seed)
+    batch_fn = TASK.train_batches(cfg, [vocab], device, data)
 
-    def batch_fn(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        idx = sampler.indices(step).tolist()
-        tokens, lengths = pad_batch([seqs["train"][i] for i in idx])  # (B, T), (B,)
-        return tokens.to(device), lengths.to(device), y_train[idx].to(device)
+    def loss_fn(m: SentimentClassifier, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return TASK.loss(cfg, m, batch)
 
-    def loss_fn(m: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        tokens, lengths, y = batch
-        assert isinstance(m, SentimentClassifier)
-        if cfg.model.adversarial > 0:
-            return m.adversarial_loss(tokens, lengths, y, cfg.model.adversarial)
-        return F.cross_entropy(m(tokens, lengths), y)
-
-    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
-        assert isinstance(m, SentimentClassifier)
-        return {"acc": accuracy(m, seqs["dev"], labels["dev"], device)}
-
+    eval_fn = TASK.evaluator(cfg, [vocab], "dev", device, data)
     seconds = 0.0
     if lm is not None and cfg.finetune.head_steps > 0:  # stage 1: the head alone
         for name, p in model.named_parameters():
@@ -328,7 +320,7 @@ def train_model(
     model.eval()
     metrics = {
         "dev_acc": eval_fn(model)["acc"],
-        "test_acc": accuracy(model, seqs["test"], labels["test"], device),
+        "test_acc": TASK.evaluator(cfg, [vocab], "test", device, data)(model)["acc"],
         "best_step": float(result.best_step),
         "seconds": seconds + adapted.get("lm_seconds", 0.0),
         **{k: v for k, v in adapted.items() if k != "lm_seconds"},
@@ -379,46 +371,12 @@ def train_ensemble(
     return metrics
 
 
-def train(
-    cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
-) -> dict[str, float]:
-    """One classifier in ``run_dir``, or ``cfg.ensemble`` of them in ``run_dir/member{i}``
-    whose averaged probabilities are scored on dev and test."""
-    if cfg.ensemble < 1:
-        raise ValueError(f"ensemble expects at least 1 classifier, got {cfg.ensemble}")
-    if cfg.ensemble == 1:
-        metrics = train_model(cfg, device, run_dir=run_dir, progress=progress)[3]
-    else:
-        metrics = train_ensemble(cfg, device, run_dir, progress)
-    (run_dir / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
+class Ensemble(nn.Module):
+    """Classifiers whose probabilities are averaged (one classifier: an ensemble of one)."""
 
-
-class TrainedSentiment:
-    """One classifier or an ensemble (``members``: each a model and its vocabulary)."""
-
-    def __init__(
-        self, members: list[tuple[SentimentClassifier, Vocab]], cfg: Config, device: torch.device
-    ) -> None:
-        self.members, self.cfg, self.device = members, cfg, device
-
-    def predict(self, inputs: list[str], **options: Any) -> list[str]:
-        if options:
-            raise ValueError(f"sentiment predict takes no options, got {sorted(options)}")
-        texts = [text_tokens(t, f"input line {i}") for i, t in enumerate(inputs, 1)]
-        if not texts:
-            return []
-        probs = mean_probabilities(self.members, texts, self.device).tolist()
-        return [f"{LABELS[p > 0.5]} {max(p, 1 - p):.2f}" for p in probs]
-
-    def evaluate(self, split: str = "dev") -> dict[str, float]:
-        if split not in ("train", "dev", "test"):
-            raise ValueError(f"sentiment evaluates split train, dev or test, got {split!r}")
-        corpus = splits(self.cfg.data)[split]
-        acc = accuracy_of(
-            mean_probabilities(self.members, corpus.texts, self.device), corpus.labels
-        )
-        return {"acc": acc, "n": float(len(corpus))}
+    def __init__(self, members: Sequence[SentimentClassifier]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
 
 
 def load_member(
@@ -430,13 +388,110 @@ def load_member(
     return model.eval(), vocab
 
 
-def load(run_dir: Path, cfg: Config, device: torch.device) -> TrainedSentiment:
+def member_runs(run_dir: Path, cfg: Config) -> list[tuple[Path, Config]]:
+    """Each member's folder and its own config (a --pretrained one has the LM's sizes)."""
     if cfg.ensemble == 1:
-        return TrainedSentiment([load_member(run_dir, cfg, device)], cfg, device)
+        return [(run_dir, cfg)]
     from rnnlab.tasks import read_run_config
 
-    members = []
-    for i in range(cfg.ensemble):  # each member's own config: a --pretrained one has the LM's sizes
-        _, member_cfg = read_run_config(member_dir(run_dir, i))
-        members.append(load_member(member_dir(run_dir, i), member_cfg, device))
-    return TrainedSentiment(members, cfg, device)
+    return [
+        (member_dir(run_dir, i), read_run_config(member_dir(run_dir, i))[1])
+        for i in range(cfg.ensemble)
+    ]
+
+
+def probabilities_of(
+    model: nn.Module, vocabs: Sequence[Vocab], texts: list[list[str]], device: torch.device
+) -> torch.Tensor:
+    """``P(positive)`` ``(N,)`` of a classifier or an ensemble (its members averaged)."""
+    members = list(model.members) if isinstance(model, Ensemble) else [model]
+    pairs = [(m, v) for m, v in zip(members, vocabs, strict=True)]
+    return mean_probabilities(pairs, texts, device)  # type: ignore[arg-type]
+
+
+class SentimentTask(Task[Config, list[Vocab], nn.Module, list[str]]):
+    """``predict(["a gorgeous, witty, seductive movie"]) == ["positive 1.00"]``.
+
+    Resources: one vocabulary per classifier (an ensemble's members each have their own).
+    """
+
+    name = "sentiment"
+    config_type = Config
+    metric = "acc"
+    splits = ("train", "dev", "test")
+
+    def build_model(self, cfg: Config, res: list[Vocab]) -> nn.Module:
+        return build_model(cfg, len(res[0]))
+
+    def train_batches(
+        self,
+        cfg: Config,
+        res: list[Vocab],
+        device: torch.device,
+        data: dict[str, Corpus] | None = None,
+    ) -> Callable[[int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        train = (data or splits(cfg.data))["train"]
+        seqs, y = encode(train, res[0]), torch.tensor(train.labels)  # y (N,)
+        sampler = EpochSampler(len(seqs), cfg.train.batch_size, cfg.train.seed)
+
+        def batch_fn(step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            idx = sampler.indices(step).tolist()
+            tokens, lengths = pad_batch([seqs[i] for i in idx])  # (B, T), (B,)
+            return tokens.to(device), lengths.to(device), y[idx].to(device)
+
+        return batch_fn
+
+    def loss(self, cfg: Config, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        tokens, lengths, y = batch
+        if cfg.model.adversarial > 0 and isinstance(model, SentimentClassifier):
+            return model.adversarial_loss(tokens, lengths, y, cfg.model.adversarial)
+        return F.cross_entropy(model(tokens, lengths), y)
+
+    def evaluator(
+        self,
+        cfg: Config,
+        res: list[Vocab],
+        split: str,
+        device: torch.device,
+        data: dict[str, Corpus] | None = None,
+    ) -> Callable[[nn.Module], dict[str, float]]:
+        corpus = (data or splits(cfg.data))[split]
+
+        def metrics(m: nn.Module) -> dict[str, float]:
+            probs = probabilities_of(m, res, corpus.texts, device)
+            return {"acc": accuracy_of(probs, corpus.labels), "n": float(len(corpus))}
+
+        return metrics
+
+    def train(
+        self, cfg: Config, run_dir: Path, device: torch.device, progress: bool = True
+    ) -> dict[str, float]:
+        """One classifier in ``run_dir``, or ``cfg.ensemble`` of them in
+        ``run_dir/member{i}`` whose averaged probabilities are scored on dev and test."""
+        if cfg.ensemble < 1:
+            raise ValueError(f"ensemble expects at least 1 classifier, got {cfg.ensemble}")
+        if cfg.ensemble == 1:
+            metrics = train_model(cfg, device, run_dir=run_dir, progress=progress)[3]
+        else:
+            metrics = train_ensemble(cfg, device, run_dir, progress)
+        write_metrics(run_dir, metrics)
+        return metrics
+
+    def restore(self, cfg: Config, run_dir: Path) -> list[Vocab]:
+        return [Vocab.load(d / VOCAB_FILE) for d, _ in member_runs(run_dir, cfg)]
+
+    def load_model(
+        self, cfg: Config, res: list[Vocab], run_dir: Path, device: torch.device
+    ) -> nn.Module:
+        members = [load_member(d, c, device)[0] for d, c in member_runs(run_dir, cfg)]
+        return Ensemble(members).eval() if cfg.ensemble > 1 else members[0]
+
+    def encode(self, cfg: Config, res: list[Vocab], line: str, where: str) -> list[str]:
+        return text_tokens(line, where)
+
+    def answer(self, run: Run, xs: Sequence[list[str]], **options: Any) -> list[str]:
+        probs = probabilities_of(run.model, run.res, list(xs), run.device).tolist()
+        return [f"{LABELS[p > 0.5]} {max(p, 1 - p):.2f}" for p in probs]
+
+
+TASK = SentimentTask()

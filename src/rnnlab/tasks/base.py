@@ -1,0 +1,210 @@
+"""The one interface every task implements, and the one run-folder loader.
+
+A task is a subclass of :class:`Task` (one instance per task, registered in
+``rnnlab.tasks.TASKS`` or brought from outside as ``package.module:OBJECT``). Generic
+machinery — the CLI, ``rnnlab.load``, evaluation, the benchmarks — talks to tasks only
+through it::
+
+    Task[C, R, M, X]       C config (a frozen dataclass), R resources (vocabularies built
+                           from the training data, or None), M the model (an nn.Module),
+                           X one encoded user input
+
+    config_type            the frozen dataclass of settings (defaults in code)
+    prepare(cfg, run_dir)  build R from the training data and save it into the run folder
+    restore(cfg, run_dir)  read R back from a run folder
+    build_model(cfg, res)  a fresh model
+    train_batches(cfg, res, device)          batch_fn(step) -> a training batch
+    loss(cfg, model, batch)                  the training loss (a scalar tensor)
+    evaluator(cfg, res, split, device)       model -> metrics on a split
+    encode(cfg, res, line, where)            one user input line -> X
+    answer(run, xs, **options)               the model's answer lines for encoded inputs
+
+``Task.fit`` trains with ``rnnlab.training.fit`` from those pieces; ``Task.train`` writes
+the run folder. A task whose training has more stages (an ensemble, a pretrained start)
+overrides ``train``; one whose model is not one weights file overrides ``load_model``.
+
+A run folder holds ``config.toml`` (with ``task = "<name>"``), ``metrics.jsonl``,
+``model.safetensors`` (+ ``.sha256``), ``dev_metrics.json``, the task's resource files and
+``checkpoint/``. :func:`Run` is a loaded one: ``predict`` and ``evaluate`` for any task.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+import torch
+from torch import nn
+
+from rnnlab.training.checkpoint import load_weights
+from rnnlab.training.loop import FitResult, fit
+
+C = TypeVar("C")  # the task's config dataclass
+R = TypeVar("R")  # resources built from the training data (vocabularies), or None
+M = TypeVar("M", bound=nn.Module)  # the model
+X = TypeVar("X")  # one encoded user input
+
+
+class Task(ABC, Generic[C, R, M, X]):
+    """A trainable task; see the module docstring for the contract."""
+
+    name: ClassVar[str]
+    config_type: ClassVar[type[Any]]
+    metric: ClassVar[str] = "acc"  # the dev metric that picks the best model
+    higher_is_better: ClassVar[bool] = True
+    splits: ClassVar[tuple[str, ...]] = ("dev", "test")  # what ``evaluate`` accepts
+    predict_options: ClassVar[tuple[str, ...]] = ()  # keyword options of ``answer``
+
+    # --- data-dependent resources ------------------------------------------------------
+
+    def prepare(self, cfg: C, run_dir: Path | None) -> R:
+        """Build the resources from the training data; save them into ``run_dir``."""
+        return None  # type: ignore[return-value]
+
+    def restore(self, cfg: C, run_dir: Path) -> R:
+        """Read the resources back from a run folder."""
+        return None  # type: ignore[return-value]
+
+    # --- model and training ------------------------------------------------------------
+
+    @abstractmethod
+    def build_model(self, cfg: C, res: R) -> M: ...
+
+    @abstractmethod
+    def train_batches(self, cfg: C, res: R, device: torch.device) -> Callable[[int], Any]:
+        """``batch_fn(step)``: the training batch of a step, deterministic in the step."""
+
+    @abstractmethod
+    def loss(self, cfg: C, model: M, batch: Any) -> torch.Tensor: ...
+
+    @abstractmethod
+    def evaluator(
+        self, cfg: C, res: R, split: str, device: torch.device
+    ) -> Callable[[M], dict[str, float]]:
+        """A function from a model to its metrics on ``split`` (the data read once)."""
+
+    def goal(self, cfg: C) -> Callable[[dict[str, float]], bool] | None:
+        """A test on dev metrics that ends training early, or None."""
+        return None
+
+    def train_config(self, cfg: C) -> Any:
+        return cfg.train  # type: ignore[attr-defined]
+
+    def fit(
+        self,
+        cfg: C,
+        device: torch.device,
+        run_dir: Path | None = None,
+        progress: bool = True,
+        desc: str = "",
+    ) -> tuple[M, R, FitResult, dict[str, float]]:
+        """Train a fresh model; returns it (the best on dev), its resources, the fit
+        result and its final dev metrics."""
+        res = self.prepare(cfg, run_dir)
+        tc = self.train_config(cfg)
+        torch.manual_seed(tc.seed)
+        model = self.build_model(cfg, res).to(device)
+        dev = self.evaluator(cfg, res, "dev", device)
+        result = fit(
+            model,
+            tc,
+            self.train_batches(cfg, res, device),
+            lambda m, b: self.loss(cfg, m, b),
+            dev,
+            run_dir=run_dir,
+            metric=self.metric,
+            higher_is_better=self.higher_is_better,
+            progress=progress,
+            desc=desc or self.name,
+            stop_fn=self.goal(cfg),
+        )
+        model.eval()
+        with torch.no_grad():
+            final = dev(model)
+        return model, res, result, final
+
+    def train(
+        self, cfg: C, run_dir: Path, device: torch.device, progress: bool = True
+    ) -> dict[str, float]:
+        """Train into ``run_dir`` (its ``config.toml`` is written by the caller); returns
+        the final dev metrics, also written to ``dev_metrics.json``."""
+        _, _, result, final = self.fit(cfg, device, run_dir=run_dir, progress=progress)
+        metrics = {**final, "steps": float(result.steps), "seconds": result.seconds}
+        write_metrics(run_dir, metrics)
+        return metrics
+
+    def load_model(self, cfg: C, res: R, run_dir: Path, device: torch.device) -> M:
+        model = self.build_model(cfg, res).to(device)
+        load_weights(model, run_dir / "model.safetensors")
+        return model.eval()
+
+    # --- answering ---------------------------------------------------------------------
+
+    @abstractmethod
+    def encode(self, cfg: C, res: R, line: str, where: str) -> X:
+        """One user input line -> what ``answer`` takes; a ``ValueError`` naming ``where``
+        when the line is not a valid input."""
+
+    @abstractmethod
+    def answer(self, run: Run[C, R, M], xs: Sequence[X], **options: Any) -> list[str]:
+        """One answer line per encoded input."""
+
+    def evaluate(self, run: Run[C, R, M], split: str) -> dict[str, float]:
+        with torch.no_grad():
+            return self.evaluator(run.cfg, run.res, split, run.device)(run.model)
+
+
+@dataclass
+class Run(Generic[C, R, M]):
+    """A loaded run folder: the task, its config, resources and trained model."""
+
+    task: Task[C, R, M, Any]
+    cfg: C
+    res: R
+    model: M
+    device: torch.device
+    run_dir: Path
+
+    def predict(self, inputs: Sequence[str], **options: Any) -> list[str]:
+        """One answer line per input line (e.g. ``"0 1 1"`` -> ``"1 0 1"`` for parity)."""
+        unknown = sorted(set(options) - set(self.task.predict_options))
+        if unknown:
+            allowed = ", ".join(self.task.predict_options) or "none"
+            raise ValueError(
+                f"{self.task.name} predict does not take {', '.join(unknown)} "
+                f"(its options: {allowed})"
+            )
+        xs = [
+            self.task.encode(self.cfg, self.res, line, f"input line {i}")
+            for i, line in enumerate(inputs, 1)
+        ]
+        if not xs:
+            return []
+        self.model.eval()
+        with torch.no_grad():
+            return self.task.answer(self, xs, **options)
+
+    def evaluate(self, split: str = "dev") -> dict[str, float]:
+        """The task's metrics on ``split`` (one of ``task.splits``)."""
+        if split not in self.task.splits:
+            *rest, last = self.task.splits
+            known = f"{', '.join(rest)} or {last}" if rest else last
+            raise ValueError(f"{self.task.name} evaluates split {known}, got {split!r}")
+        self.model.eval()
+        return self.task.evaluate(self, split)
+
+
+def load_task_run(task: Task[C, R, M, Any], cfg: C, run_dir: Path, device: torch.device) -> Run:
+    """Resources, then the model with its weights: a :class:`Run`."""
+    run_dir = Path(run_dir)
+    res = task.restore(cfg, run_dir)
+    model = task.load_model(cfg, res, run_dir, device)
+    return Run(task, cfg, res, model, device, run_dir)
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, float]) -> None:
+    (Path(run_dir) / "dev_metrics.json").write_text(json.dumps(metrics, indent=1))
