@@ -308,7 +308,7 @@ class ReverseModel:
             return []
         self.model.eval()
         if beam is not None and beam != 1:
-            return [self._beam(s, beam) for s in seqs]
+            return self._beam(seqs, beam)
         src, lengths = pad_sources(seqs, self.k)
         out = self.model.greedy(
             src.to(self.device), lengths.to(self.device), max_len=2 * src.shape[1] + 5
@@ -319,14 +319,11 @@ class ReverseModel:
         ]
 
     @torch.no_grad()
-    def _beam(self, seq: list[int], beam: int) -> str:
-        from rnnlab.nn.decoding import beam_search
-
-        src, lengths = pad_sources([seq], self.k)
-        st = self.model.start(src.to(self.device), lengths.to(self.device))
-        _, bos, eos = special_ids(self.k)
-        best = beam_search(self.model.log_prob_step, st, bos, eos, beam, 2 * len(seq) + 5)
-        return " ".join(str(t) for t in best[0].tokens)
+    def _beam(self, seqs: list[list[int]], beam: int) -> list[str]:
+        src, lengths = pad_sources(seqs, self.k)
+        limits = 2 * lengths + 5  # (B,): each input's own limit
+        found = self.model.beam(src.to(self.device), lengths.to(self.device), beam, limits)
+        return [" ".join(str(t) for t in hyps[0].tokens) for hyps in found]
 
     def evaluate(self, split: str = "dev") -> dict[str, float]:
         """Exact-sequence and token accuracy on ``dev``, ``test`` (training lengths) or
