@@ -43,11 +43,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 
 class Attention(nn.Module):
-    """Base class: subclasses define ``score``; ``forward`` masks, normalizes and reads."""
+    """Base class: content attention defines ``score`` (``weights`` masks and normalizes
+    it), location attention overrides ``weights``; ``forward`` checks, weighs and reads."""
 
     uses_previous_weights: bool = False  # True for location-based addressing
 
@@ -68,6 +69,11 @@ class Attention(nn.Module):
     def score(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         """Scores ``(B, T, S)`` for queries ``(B, T, Hq)`` against ``keys(memory)``."""
         raise NotImplementedError
+
+    def weights(self, query: Tensor, keys: Tensor, mask: Tensor, previous: Tensor | None) -> Tensor:
+        """Read weights ``(B, T, S)`` for queries ``(B, T, Hq)``: here the masked softmax
+        of the scores (``previous`` unused)."""
+        return masked_softmax(self.score(query, keys), mask.unsqueeze(1))  # (B, T, S)
 
     def forward(
         self,
@@ -93,8 +99,7 @@ class Attention(nn.Module):
             keys = self.keys(memory)
         single = query.dim() == 2
         q = query.unsqueeze(1) if single else query  # (B, T, Hq)
-        scores = self.score(q, keys)  # (B, T, S)
-        weights = masked_softmax(scores, mask.unsqueeze(1))  # (B, T, S)
+        weights = self.weights(q, keys, mask, previous)  # (B, T, S)
         context = torch.bmm(weights, memory)  # (B, T, S) @ (B, S, Hv) -> (B, T, Hv)
         if single:
             return context.squeeze(1), weights.squeeze(1)  # (B, Hv), (B, S)
@@ -224,27 +229,16 @@ class LocationAttention(Attention):
         w = gate * content_weights(key, keys, beta, mask) + (1 - gate) * previous  # (B, S)
         return sharpen(circular_shift(w, shift, mask), gamma, mask)
 
-    def forward(
-        self,
-        query: torch.Tensor,
-        memory: torch.Tensor,
-        mask: torch.Tensor,
-        previous: torch.Tensor | None = None,
-        keys: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step: ``(context (B, Hv), weights (B, S))`` for a query ``(B, Hq)``."""
-        if query.dim() != 2:
+    def weights(self, query: Tensor, keys: Tensor, mask: Tensor, previous: Tensor | None) -> Tensor:
+        """One step only: a query ``(B, 1, Hq)`` -> weights ``(B, 1, S)``."""
+        if query.shape[1] != 1:
             raise ValueError(
                 "location attention runs one step at a time: expected a query (B, H), "
                 f"got {tuple(query.shape)}"
             )
         if previous is None:
             previous = self.initial_weights(mask)
-        if keys is None:
-            keys = self.keys(memory)
-        weights = self.address(query, keys, mask, previous)  # (B, S)
-        context = torch.bmm(weights.unsqueeze(1), memory).squeeze(1)  # (B,1,S)@(B,S,H) -> (B,H)
-        return context, weights
+        return self.address(query[:, 0], keys, mask, previous).unsqueeze(1)  # (B, 1, S)
 
 
 KINDS = ("additive", "dot", "general", "location")
