@@ -9,10 +9,15 @@ import torch
 
 from rnnlab.nn.attention import (
     AdditiveAttention,
+    Attention,
     DotAttention,
     GeneralAttention,
+    LocationAttention,
+    circular_shift,
+    content_weights,
     make_attention,
     masked_softmax,
+    sharpen,
 )
 
 KINDS = ("additive", "dot", "general")
@@ -164,3 +169,75 @@ def test_keys_from_one_tensor_values_from_another() -> None:
     _, ref_weights = att(query, memory, mask)
     torch.testing.assert_close(weights, ref_weights)
     torch.testing.assert_close(context, torch.bmm(ref_weights.unsqueeze(1), values).squeeze(1))
+
+
+# --- location attention (NTM addressing) -----------------------------------------------------
+
+SHARP_PLUS = torch.tensor([[0.0, 0.0, 1.0]])  # all mass on moving by +1
+SHARP_MINUS = torch.tensor([[1.0, 0.0, 0.0]])
+
+
+def test_sharp_shift_moves_weights_one_position_by_hand() -> None:
+    mask = torch.tensor([[True, True, True, False]])  # length 3, one padded position
+    w = torch.tensor([[0.1, 0.7, 0.2, 0.0]])
+    # +1: position j reads j - 1, wrapping at the sequence's own length (3, not 4)
+    assert torch.allclose(circular_shift(w, SHARP_PLUS, mask), torch.tensor([[0.2, 0.1, 0.7, 0]]))
+    assert torch.allclose(circular_shift(w, SHARP_MINUS, mask), torch.tensor([[0.7, 0.2, 0.1, 0]]))
+    first = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
+    assert torch.equal(circular_shift(first, SHARP_MINUS, mask), torch.tensor([[0.0, 0, 1, 0]]))
+    # a blurred shift mixes neighbours: 0.5 stay + 0.5 right
+    half = torch.tensor([[0.0, 0.5, 0.5]])
+    want = torch.tensor([[0.5 * 0.1 + 0.5 * 0.2, 0.5 * 0.7 + 0.5 * 0.1, 0.5 * 0.2 + 0.5 * 0.7, 0]])
+    assert torch.allclose(circular_shift(w, half, mask), want)
+
+
+def test_sharpen_and_content_by_hand() -> None:
+    mask = torch.tensor([[True, True, False]])
+    got = sharpen(torch.tensor([[0.2, 0.8, 0.0]]), torch.tensor([[2.0]]), mask)
+    assert torch.allclose(got, torch.tensor([[0.04 / 0.68, 0.64 / 0.68, 0.0]]), atol=1e-5)
+    memory = torch.tensor([[[2.0, 0.0], [0.0, 3.0], [5.0, 5.0]]])
+    unit = LocationAttention(2, 2).keys(memory)  # rows of length 1
+    assert torch.allclose(unit[0, 1], torch.tensor([0.0, 1.0]))
+    got = content_weights(torch.tensor([[3.0, 0.0]]), unit, torch.tensor([[math.log(4.0)]]), mask)
+    # cos = 1 and 0 -> scores log 4 and 0 -> 4/5, 1/5; the padded position gets nothing
+    assert torch.allclose(got, torch.tensor([[0.8, 0.2, 0.0]]))
+
+
+def test_location_attention_step_with_sharp_head() -> None:
+    att = LocationAttention(query_dim=4, key_dim=3)
+    assert isinstance(att, Attention) and att.uses_previous_weights
+    hk = 3
+    with torch.no_grad():  # gate -> 0 (ignore content), shift -> +1, gamma -> large
+        att.heads.weight.zero_()
+        att.heads.bias.zero_()
+        att.heads.bias[hk + 1] = -50.0
+        att.heads.bias[hk + 2 : hk + 5] = torch.tensor([-50.0, -50.0, 50.0])
+        att.heads.bias[hk + 5] = 20.0
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    memory = torch.randn(2, 5, 3)
+    w = att.initial_weights(mask)
+    for step in range(1, 7):
+        context, w = att(torch.randn(2, 4), memory, mask, previous=w)
+        want = [step % 5, step % 3]
+        assert w.argmax(dim=1).tolist() == want
+        assert torch.allclose(w.max(dim=1).values, torch.ones(2), atol=1e-4)
+        assert torch.allclose(context[0], memory[0, want[0]], atol=1e-3)
+
+
+def test_location_weights_sum_to_one_and_ignore_padding() -> None:
+    torch.manual_seed(0)
+    att = LocationAttention(query_dim=6, key_dim=5)
+    mask = torch.arange(7).unsqueeze(0) < torch.tensor([[7], [4], [1]])  # (3, 7)
+    memory = torch.randn(3, 7, 5)
+    w = att.initial_weights(mask)
+    for _ in range(5):
+        _, w = att(torch.randn(3, 6) * 3, memory, mask, previous=w)
+        assert torch.allclose(w.sum(dim=1), torch.ones(3), atol=1e-5)
+        assert float(w.detach()[~mask].abs().max()) == 0.0 and float(w.detach().min()) >= 0.0
+
+
+def test_make_attention_builds_location() -> None:
+    att = make_attention("location", 6, 5)
+    assert isinstance(att, LocationAttention) and att.uses_previous_weights
+    with pytest.raises(ValueError, match="one step at a time"):
+        att(torch.randn(2, 3, 6), torch.randn(2, 4, 5), torch.ones(2, 4, dtype=torch.bool))

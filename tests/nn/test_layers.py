@@ -9,7 +9,16 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab.nn.layers import BACKENDS, GRU, LSTM, RNN
+from rnnlab.nn.layers import (
+    BACKENDS,
+    GRU,
+    LSTM,
+    RNN,
+    make_rnn,
+    merge_directions,
+    state_from_batch_first,
+    state_to_batch_first,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -329,3 +338,50 @@ def test_init_is_torchs_uniform(kind):
     for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
         assert torch.equal(a, b)  # uniform(-1/sqrt(H), 1/sqrt(H)), drawn in the same order
     assert max(p.abs().max().item() for p in ours.parameters()) <= 1 / 4
+
+
+# --- make_rnn and the state layouts ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "cls", "ref_cls"),
+    [("rnn", RNN, nn.RNN), ("gru", GRU, nn.GRU), ("lstm", LSTM, nn.LSTM)],
+)
+def test_make_rnn_builds_the_layer_torch_would(cell, cls, ref_cls) -> None:
+    layer = make_rnn(cell, 3, 4, num_layers=2, bidirectional=True, dropout=0.1)
+    assert type(layer) is cls and layer.backend == "fused" and layer.batch_first
+    ref = ref_cls(3, 4, num_layers=2, bidirectional=True, batch_first=True, dropout=0.1)
+    assert list(layer.state_dict()) == list(ref.state_dict())
+    assert (layer.num_layers, layer.bidirectional, layer.dropout) == (2, True, 0.1)
+    explicit = make_rnn(cell, 3, 4, backend="explicit", batch_first=False)
+    assert explicit.backend == "explicit" and not explicit.batch_first
+    with pytest.raises(ValueError, match="cell expects one of rnn, gru, lstm, got 'tcn'"):
+        make_rnn("tcn", 3, 4)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_merge_directions_puts_each_layers_directions_side_by_side(cell) -> None:
+    torch.manual_seed(0)
+    ref = {"gru": nn.GRU, "lstm": nn.LSTM}[cell](3, 4, num_layers=2, bidirectional=True)
+    _, state = ref(torch.randn(5, 2, 3))
+    merged = merge_directions(state, 2)
+    pairs = zip(state, merged, strict=True) if cell == "lstm" else [(state, merged)]
+    for s, m in pairs:  # torch.nn orders h_n as l0 forward, l0 backward, l1 forward, ...
+        assert m.shape == (2, 2, 8)
+        for layer in range(2):
+            want = torch.cat([s[2 * layer], s[2 * layer + 1]], dim=-1)  # (B, 2H)
+            torch.testing.assert_close(m[layer], want)
+    single = torch.randn(2, 3, 4)
+    assert merge_directions(single, 1) is single
+
+
+def test_batch_first_state_round_trip() -> None:
+    h, c = torch.randn(2, 3, 4), torch.randn(2, 3, 4)  # (L, B, H)
+    st = state_to_batch_first((h, c))
+    assert set(st) == {"h", "c"} and st["h"].shape == (3, 2, 4)
+    assert torch.equal(st["h"][1, 0], h[0, 1]) and torch.equal(st["c"][2, 1], c[1, 2])
+    back = state_from_batch_first({**st, "memory": torch.zeros(3, 5)})  # other keys ignored
+    assert isinstance(back, tuple) and torch.equal(back[0], h) and torch.equal(back[1], c)
+    assert back[0].is_contiguous()
+    only = state_to_batch_first(h)
+    assert set(only) == {"h"} and torch.equal(state_from_batch_first(only), h)

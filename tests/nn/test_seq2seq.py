@@ -6,8 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnnlab.nn.decoding import beam_search
+from rnnlab.nn import decoding
+from rnnlab.nn.attention import LocationAttention
 from rnnlab.nn.seq2seq import Decoder, Encoder, Seq2Seq
+from rnnlab.nn.vocab import Vocab
 
 V, PAD, BOS, EOS = 9, 6, 7, 8  # tokens 0..5
 
@@ -18,6 +20,8 @@ VARIANTS = [
     dict(cell="lstm", attention="general", bidirectional=True),
     dict(cell="gru", attention="additive", input_feeding=True),
     dict(cell="rnn", attention="additive", num_layers=2, bidirectional=True),
+    dict(cell="gru", attention="location", input_feeding="context"),
+    dict(cell="lstm", attention="location", num_layers=2),
 ]
 
 
@@ -48,7 +52,7 @@ def test_shapes(kw: dict) -> None:
     src, src_len, tgt_in, _ = _batch()
     logits, weights = model(src, src_len, tgt_in)
     assert logits.shape == (3, 5, V)
-    if "attention" in kw:
+    if kw.get("attention", "none") != "none":
         assert weights is not None and weights.shape == (3, 5, 5)
         torch.testing.assert_close(weights.sum(-1), torch.ones(3, 5))
         assert bool((weights[1, :, 3:] == 0).all()) and bool((weights[2, :, 1:] == 0).all())
@@ -127,6 +131,7 @@ def test_greedy_takes_the_argmax_of_its_own_prefix(kw: dict) -> None:
             assert out.weights is not None
             torch.testing.assert_close(out.weights[i, :n], weights[i, :n])
     assert (out.weights is None) == ("attention" not in kw)
+    assert isinstance(out, decoding.Decoded)  # the same kind of thing as decoding.greedy
 
 
 def test_greedy_stops_at_eos_and_pads_after() -> None:
@@ -143,12 +148,63 @@ def test_beam_of_one_is_greedy() -> None:
     model = _model(cell="gru", attention="additive")
     src, src_len, _, _ = _batch()
     out = model.greedy(src, src_len, max_len=6)
+    best = model.beam(src, src_len, beam=1, max_len=6)
+    for i in range(3):
+        assert best[i][0].tokens == out.tokens[i, : int(out.lengths[i])].tolist()
+        assert best[i][0].logp == pytest.approx(float(out.logp[i]), abs=1e-5)
+
+
+@pytest.mark.parametrize("kw", [dict(cell="gru"), dict(cell="lstm", attention="dot")], ids=_name)
+def test_greedy_equals_a_loop_written_here(kw: dict) -> None:
+    """The argmax loop by hand, on the decoder's own step: same tokens, EOS then PAD."""
+    model = _model(**kw)
+    src, src_len, _, _ = _batch()
+    out = model.greedy(src, src_len, max_len=6)
     for i in range(3):
         n = int(src_len[i])
         st = model.start(src[i : i + 1, :n], src_len[i : i + 1])
+        tok, seq = torch.tensor([BOS]), []
         with torch.no_grad():
-            best = beam_search(model.log_prob_step, st, BOS, EOS, beam=1, max_len=6)[0]
-        assert best.tokens == out.tokens[i, : int(out.lengths[i])].tolist()
+            for _ in range(6):
+                logits, st = model.step(tok, st)
+                tok = logits.argmax(-1)
+                seq.append(int(tok))
+                if int(tok) == EOS:
+                    break
+        row = out.tokens[i].tolist()
+        assert row[: len(seq)] == seq and all(t == PAD for t in row[len(seq) :])
+
+
+def test_attention_none_is_no_attention() -> None:
+    for spelled in ("none", None):
+        model = _model(cell="gru", attention=spelled)
+        assert model.decoder.attention is None and model.decoder.parallel
+    names = {k for k in _model(cell="gru", attention="none").state_dict()}
+    assert names == {k for k in _model(cell="gru").state_dict()}
+    with pytest.raises(ValueError, match="attention expects one of none, additive"):
+        _model(cell="gru", attention="nonsense")
+
+
+def test_location_attention_decoder_is_fed_its_last_read() -> None:
+    model = _model(cell="gru", attention="location", input_feeding="context")
+    assert isinstance(model.decoder.attention, LocationAttention) and not model.decoder.parallel
+    assert model.decoder.rnn.input_size == 5 + 8  # embedding + the read (memory) vector
+    src, src_len, _, _ = _batch()
+    st = model.start(src, src_len)
+    assert torch.equal(st["weights"][:, 0], torch.ones(3))  # the read starts on symbol 0
+    _, st = model.step(torch.full((3,), BOS), st)
+    memory = model.encode(src, src_len)[0]
+    read = torch.bmm(st["weights"].unsqueeze(1), memory).squeeze(1)  # (B, H)
+    torch.testing.assert_close(st["feed"], read)
+
+
+def test_from_vocab_takes_the_special_ids() -> None:
+    vocab = Vocab(["<pad>", "<s>", "</s>", "a", "b"])
+    model = Seq2Seq.from_vocab(vocab, embed=4, hidden=6, attention="dot")
+    assert (model.vocab_size, model.pad_id, model.bos_id, model.eos_id) == (5, 0, 1, 2)
+    assert model.decoder.embedding.padding_idx == 0
+    with pytest.raises(ValueError, match="end-of-sequence"):
+        Seq2Seq.from_vocab(Vocab(["<pad>", "<s>", "a"]))
 
 
 @pytest.mark.parametrize("kw", VARIANTS[:3], ids=_name)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -538,4 +538,82 @@ class LSTM(_RecurrentLayer):
         return out, (h_n, c_n)
 
 
-__all__ = ["BACKENDS", "GRU", "LSTM", "RNN"]
+# --- One layer by cell name, and its state in the layouts that models keep ---------------
+
+CELLS = ("rnn", "gru", "lstm")
+RecState = Tensor | tuple[Tensor, Tensor]  # h, or (h, c) for an LSTM
+
+
+def make_rnn(
+    cell: str,
+    input_size: int,
+    hidden: int,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    backend: str = "fused",
+    batch_first: bool = True,
+    dropout: float = 0.0,
+) -> RNN | GRU | LSTM:
+    """A recurrent layer by name: ``cell`` is ``rnn`` (tanh), ``gru`` or ``lstm``.
+
+    Unlike the classes (whose default backend is the lecture's ``"explicit"`` loop), this
+    builder defaults to what models train with: ``backend="fused"``, ``batch_first=True``.
+    """
+    classes: dict[str, type[RNN] | type[GRU] | type[LSTM]] = {"rnn": RNN, "gru": GRU, "lstm": LSTM}
+    if cell not in classes:
+        raise ValueError(f"cell expects one of {', '.join(CELLS)}, got {cell!r}")
+    return classes[cell](
+        input_size,
+        hidden,
+        num_layers=num_layers,
+        batch_first=batch_first,
+        dropout=dropout,
+        bidirectional=bidirectional,
+        backend=backend,
+    )
+
+
+def merge_directions(state: RecState, directions: int) -> RecState:
+    """Final states ``(L*D, B, H)`` -> ``(L, B, D*H)``: each layer's directions side by
+    side, forward first (an LSTM's ``(h, c)`` pair: both)."""
+    if isinstance(state, tuple):
+        return _merge_directions(state[0], directions), _merge_directions(state[1], directions)
+    return _merge_directions(state, directions)
+
+
+def _merge_directions(h: Tensor, directions: int) -> Tensor:
+    if directions == 1:
+        return h
+    ld, b, hid = h.shape
+    split = h.view(ld // directions, directions, b, hid)  # (L*D, B, H) -> (L, D, B, H)
+    return split.permute(0, 2, 1, 3).reshape(ld // directions, b, directions * hid)  # (L,B,D*H)
+
+
+def state_to_batch_first(state: RecState) -> dict[str, Tensor]:
+    """A layer's state ``(L, B, H)`` (or ``(h, c)``) as ``{"h": (B, L, H)[, "c": ...]}``,
+    the batch-first layout that ``rnnlab.nn.decoding`` reorders."""
+    if isinstance(state, tuple):
+        return {"h": state[0].transpose(0, 1), "c": state[1].transpose(0, 1)}  # (B, L, H)
+    return {"h": state.transpose(0, 1)}  # (L, B, H) -> (B, L, H)
+
+
+def state_from_batch_first(st: Mapping[str, Tensor]) -> RecState:
+    """The inverse of ``state_to_batch_first``: ``(L, B, H)``, or ``(h, c)`` when ``st``
+    has a ``"c"``; other keys of ``st`` are ignored."""
+    h = st["h"].transpose(0, 1).contiguous()  # (B, L, H) -> (L, B, H)
+    if "c" in st:
+        return h, st["c"].transpose(0, 1).contiguous()  # 2 x (L, B, H)
+    return h
+
+
+__all__ = [
+    "BACKENDS",
+    "CELLS",
+    "GRU",
+    "LSTM",
+    "RNN",
+    "make_rnn",
+    "merge_directions",
+    "state_from_batch_first",
+    "state_to_batch_first",
+]

@@ -8,64 +8,54 @@ layer that predicts the target one token at a time from the token before it::
     encoder  h1 h2 h3 --(final state)-->  decoder     s1  s2 s3 s4
                                           target out  4   1  3  </s>
 
-- **Plain seq2seq** (``attention=None``): the encoder's outputs are unused; everything the
-  decoder knows about the source is its final state. Under teacher forcing the decoder's
-  inputs are all known, so it runs in ONE layer call over the whole target.
-- **Attention** (``attention="additive" | "dot" | "general"``, Luong et al.'s layout):
-  after each decoder step ``s_t`` reads the encoder outputs, ``c_t = attend(s_t)``, and
-  the prediction comes from ``tanh(W [c_t; s_t])``. When the attention does not feed
-  back into the recurrence this too is one layer call plus one batched attention; with
-  *input feeding* (the last ``tanh(W [c; s])`` is part of the next step's input) or an
-  attention that reads its previous weights (location-based), the decoder runs step by
-  step.
+- **Plain seq2seq** (``attention="none"`` or None): the encoder's outputs are unused;
+  everything the decoder knows about the source is its final state. Under teacher
+  forcing the decoder's inputs are all known, so it runs in ONE layer call over the
+  whole target.
+- **Attention** (``attention="additive" | "dot" | "general" | "location"``, Luong et
+  al.'s layout; ``rnnlab.nn.attention``): after each decoder step ``s_t`` reads the
+  encoder outputs, ``c_t = attend(s_t)``, and the prediction comes from
+  ``tanh(W [c_t; s_t])``. When the attention does not feed back into the recurrence this
+  too is one layer call plus one batched attention; with *input feeding* (the last
+  ``tanh(W [c; s])``, or with ``input_feeding="context"`` the last read ``c``, is part of
+  the next step's input) or an attention that reads its previous weights (location), the
+  decoder runs step by step.
 
-Greedy decoding is batched: every sequence takes its most likely token until it emits
-``</s>``; it returns the tokens and the attention weights ``(B, T, S)``. The decoder's
-step state is a dict of tensors with the batch first, so ``rnnlab.nn.decoding`` can reorder
-it during a beam search.
+Decoding goes through ``rnnlab.nn.decoding``: ``greedy`` returns a ``Decoded`` batch
+(tokens, lengths, attention weights ``(B, T, S)``), ``beam`` the best hypotheses of every
+source. The decoder's step state is a dict of tensors with the batch first, so the
+search can reorder it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rnnlab.nn import layers
-from rnnlab.nn.attention import Attention, make_attention
+from rnnlab.nn import decoding, layers
+from rnnlab.nn.attention import CHOICES, Attention, make_attention
+from rnnlab.nn.decoding import Decoded, Hypothesis
+from rnnlab.nn.layers import CELLS, RecState
+from rnnlab.nn.vocab import Vocab
 
-RecState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # h, or (h, c), each (L, B, H)
 StepState = dict[str, torch.Tensor]  # batch-first tensors: h, c, memory, keys, mask, ...
+FEEDS = ("none", "attentional", "context")  # input feeding: nothing, tanh(W [c; s]), or c
 
-CELLS = ("rnn", "gru", "lstm")
-
-
-def make_layer(
-    cell: str, input_size: int, hidden: int, num_layers: int, bidirectional: bool, backend: str
-) -> nn.Module:
-    """A batch-first recurrent layer from ``rnnlab.nn.layers``."""
-    classes: dict[str, Any] = {"rnn": layers.RNN, "gru": layers.GRU, "lstm": layers.LSTM}
-    if cell not in classes:
-        raise ValueError(f"cell expects one of {', '.join(CELLS)}, got {cell!r}")
-    layer: nn.Module = classes[cell](
-        input_size,
-        hidden,
-        num_layers=num_layers,
-        batch_first=True,
-        bidirectional=bidirectional,
-        backend=backend,
-    )
-    return layer
+__all__ = ["CELLS", "FEEDS", "Decoded", "Decoder", "Encoder", "Seq2Seq"]
 
 
-def _merge_directions(h: torch.Tensor) -> torch.Tensor:
-    """(L*2, B, H/2) final states of both directions -> (L, B, H), forward half first."""
-    l2, b, half = h.shape
-    h = h.view(l2 // 2, 2, b, half)  # (L*2, B, H/2) -> (L, 2, B, H/2)
-    return h.permute(0, 2, 1, 3).reshape(l2 // 2, b, 2 * half)  # -> (L, B, H)
+def _feeding(value: bool | str) -> str:
+    """``input_feeding`` as one of ``FEEDS`` (False/True mean "none"/"attentional")."""
+    if value is True or value is False:
+        return "attentional" if value else "none"
+    if value not in FEEDS:
+        raise ValueError(
+            f"input_feeding expects True, False or one of {', '.join(FEEDS)}, got {value!r}"
+        )
+    return value
 
 
 class Encoder(nn.Module):
@@ -91,19 +81,14 @@ class Encoder(nn.Module):
         if hidden % self.directions:
             raise ValueError(f"a bidirectional encoder needs an even hidden size, got {hidden}")
         self.embedding = nn.Embedding(vocab_size, embed, padding_idx=pad_id)
-        self.rnn = make_layer(
+        self.rnn = layers.make_rnn(
             cell, embed, hidden // self.directions, num_layers, bidirectional, backend
         )
 
     def forward(self, src: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, RecState]:
         x = self.embedding(src)  # (B, S) -> (B, S, E)
         memory, state = self.rnn(x, lengths=lengths)  # (B, S, H), (L*D, B, H/D)
-        if self.directions == 2:
-            if isinstance(state, tuple):
-                state = (_merge_directions(state[0]), _merge_directions(state[1]))
-            else:
-                state = _merge_directions(state)
-        return memory, state
+        return memory, layers.merge_directions(state, self.directions)  # (L, B, H)
 
 
 class Decoder(nn.Module):
@@ -117,21 +102,27 @@ class Decoder(nn.Module):
         cell: str = "gru",
         num_layers: int = 1,
         attention: Attention | None = None,
-        input_feeding: bool = False,
+        input_feeding: bool | str = False,
         backend: str = "fused",
         pad_id: int = 0,
     ) -> None:
         super().__init__()
-        if input_feeding and attention is None:
-            raise ValueError("input feeding needs attention (it feeds the attentional state)")
-        self.hidden, self.input_feeding = hidden, input_feeding
-        self.embedding = nn.Embedding(vocab_size, embed, padding_idx=pad_id)
-        self.rnn = make_layer(
-            cell, embed + (hidden if input_feeding else 0), hidden, num_layers, False, backend
+        feeding = _feeding(input_feeding)
+        if feeding != "none" and attention is None:
+            raise ValueError("input feeding needs attention (it feeds what attention gives)")
+        self.hidden, self.feeding = hidden, feeding
+        self.feed_size = {"none": 0, "attentional": hidden}.get(
+            feeding, attention.key_dim if attention else 0
         )
+        self.embedding = nn.Embedding(vocab_size, embed, padding_idx=pad_id)
+        self.rnn = layers.make_rnn(cell, embed + self.feed_size, hidden, num_layers, False, backend)
         self.attention = attention
         self.combine = nn.Linear(hidden + attention.key_dim, hidden) if attention else None
         self.out = nn.Linear(hidden, vocab_size)
+
+    @property
+    def input_feeding(self) -> bool:
+        return self.feeding != "none"
 
     @property
     def parallel(self) -> bool:
@@ -141,49 +132,40 @@ class Decoder(nn.Module):
 
     def start(self, state: RecState, memory: torch.Tensor, mask: torch.Tensor) -> StepState:
         """The step state before the first target token."""
-        st: StepState = {}
-        if isinstance(state, tuple):
-            st["h"], st["c"] = state[0].transpose(0, 1), state[1].transpose(0, 1)  # (B, L, H)
-        else:
-            st["h"] = state.transpose(0, 1)  # (L, B, H) -> (B, L, H)
+        st: StepState = layers.state_to_batch_first(state)  # h (and c): (B, L, H)
         if self.attention is not None:
             st["memory"], st["mask"] = memory, mask
             st["keys"] = self.attention.keys(memory)
             st["weights"] = self.attention.initial_weights(mask)
             if self.input_feeding:
-                st["feed"] = memory.new_zeros(memory.shape[0], self.hidden)  # (B, H)
+                st["feed"] = memory.new_zeros(memory.shape[0], self.feed_size)  # (B, F)
         return st
 
     def _attend(
         self, s: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor, **kw: Any
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``tanh(W [c; s])``, the context ``c`` and the read weights."""
         assert self.attention is not None and self.combine is not None
         context, weights = self.attention(s, memory, mask, **kw)  # (B, [T,] H), (B, [T,] S)
         attentional = torch.tanh(self.combine(torch.cat([context, s], dim=-1)))
-        return attentional, weights
+        return attentional, context, weights
 
     def step(self, tokens: torch.Tensor, st: StepState) -> tuple[torch.Tensor, StepState]:
         """One decoding step: tokens ``(B,)`` -> logits ``(B, V)`` and the next state."""
         x = self.embedding(tokens).unsqueeze(1)  # (B,) -> (B, 1, E)
         if self.input_feeding:
-            x = torch.cat([x, st["feed"].unsqueeze(1)], dim=-1)  # (B, 1, E + H)
-        h = st["h"].transpose(0, 1).contiguous()  # (B, L, H) -> (L, B, H)
-        hx: RecState = (h, st["c"].transpose(0, 1).contiguous()) if "c" in st else h
-        out, hn = self.rnn(x, hx)  # (B, 1, H)
-        new = dict(st)
-        if isinstance(hn, tuple):
-            new["h"], new["c"] = hn[0].transpose(0, 1), hn[1].transpose(0, 1)  # (B, L, H)
-        else:
-            new["h"] = hn.transpose(0, 1)  # (L, B, H) -> (B, L, H)
+            x = torch.cat([x, st["feed"].unsqueeze(1)], dim=-1)  # (B, 1, E + F)
+        out, hn = self.rnn(x, layers.state_from_batch_first(st))  # (B, 1, H)
+        new = {**st, **layers.state_to_batch_first(hn)}
         s = out[:, 0]  # (B, 1, H) -> (B, H)
         if self.attention is None:
             return self.out(s), new
-        attentional, weights = self._attend(
+        attentional, context, weights = self._attend(
             s, st["memory"], st["mask"], previous=st["weights"], keys=st["keys"]
         )
         new["weights"] = weights
         if self.input_feeding:
-            new["feed"] = attentional
+            new["feed"] = context if self.feeding == "context" else attentional
         return self.out(attentional), new
 
     def forward(
@@ -199,7 +181,7 @@ class Decoder(nn.Module):
             outputs, _ = self.rnn(x, state)  # ONE layer call: (B, T, H)
             if self.attention is None:
                 return self.out(outputs), None
-            attentional, weights = self._attend(outputs, memory, mask)  # (B,T,H), (B,T,S)
+            attentional, _, weights = self._attend(outputs, memory, mask)  # (B,T,H), (B,T,S)
             return self.out(attentional), weights
         st = self.start(state, memory, mask)
         steps: list[torch.Tensor] = []
@@ -211,19 +193,13 @@ class Decoder(nn.Module):
         return torch.stack(steps, dim=1), torch.stack(reads, dim=1)  # (B,T,V), (B,T,S)
 
 
-@dataclass
-class Decoded:
-    """Greedy output: ``tokens`` (B, T) end with ``eos`` then ``pad``; ``lengths`` (B,)
-    count the tokens before ``eos``; ``weights`` (B, T, S) or None without attention."""
-
-    tokens: torch.Tensor
-    lengths: torch.Tensor
-    finished: torch.Tensor
-    weights: torch.Tensor | None
-
-
 class Seq2Seq(nn.Module):
-    """Encoder + decoder sharing one vocabulary with ``pad``, ``bos`` and ``eos`` ids."""
+    """Encoder + decoder sharing one vocabulary with ``pad``, ``bos`` and ``eos`` ids.
+
+    ``attention`` is ``"none"`` (or None), ``"additive"``, ``"dot"``, ``"general"`` or
+    ``"location"``; ``input_feeding`` False, True (``"attentional"``) or ``"context"``.
+    ``Seq2Seq.from_vocab(vocab, ...)`` takes the ids from a ``rnnlab.nn.vocab.Vocab``.
+    """
 
     def __init__(
         self,
@@ -235,20 +211,29 @@ class Seq2Seq(nn.Module):
         hidden: int = 128,
         cell: str = "gru",
         num_layers: int = 1,
-        attention: str | None = None,
-        input_feeding: bool = False,
+        attention: str | None = "none",
+        input_feeding: bool | str = False,
         bidirectional: bool = False,
         backend: str = "fused",
     ) -> None:
         super().__init__()
+        if attention is not None and attention not in CHOICES:
+            raise ValueError(f"attention expects one of {', '.join(CHOICES)}, got {attention!r}")
         self.vocab_size, self.pad_id, self.bos_id, self.eos_id = vocab_size, pad_id, bos_id, eos_id
         self.encoder = Encoder(
             vocab_size, embed, hidden, cell, num_layers, bidirectional, backend, pad_id
         )
-        att = make_attention(attention, hidden, hidden) if attention else None
+        use = attention not in (None, "none")
+        att = make_attention(attention, hidden, hidden) if attention and use else None
         self.decoder = Decoder(
             vocab_size, embed, hidden, cell, num_layers, att, input_feeding, backend, pad_id
         )
+
+    @classmethod
+    def from_vocab(cls, vocab: Vocab, **kwargs: Any) -> Seq2Seq:
+        """A model over ``vocab``, whose ``<pad>``, ``<s>`` and ``</s>`` give the special ids;
+        ``kwargs`` as for the constructor (``embed``, ``hidden``, ``attention``, ...)."""
+        return cls(len(vocab), vocab.pad_id, vocab.bos_id, vocab.eos_id, **kwargs)
 
     def encode(
         self, src: torch.Tensor, src_len: torch.Tensor
@@ -290,25 +275,35 @@ class Seq2Seq(nn.Module):
 
     @torch.no_grad()
     def greedy(self, src: torch.Tensor, src_len: torch.Tensor, max_len: int) -> Decoded:
-        """Decode the whole batch at once, each sequence until ``eos`` or ``max_len``."""
-        if max_len < 1:
-            raise ValueError(f"max_len must be at least 1, got {max_len}")
-        st = self.start(src, src_len)
-        b = src.shape[0]
-        tokens = torch.full((b,), self.bos_id, dtype=torch.long, device=src.device)  # (B,)
-        done = torch.zeros(b, dtype=torch.bool, device=src.device)  # (B,)
-        lengths = torch.zeros(b, dtype=torch.long, device=src.device)  # (B,)
-        out, weights = [], []
-        for _ in range(max_len):
+        """Decode the whole batch at once, each sequence until ``eos`` or ``max_len``;
+        ``weights`` holds the attention reads ``(B, T, S)`` (None without attention)."""
+        reads: list[torch.Tensor] = []
+
+        def step(tokens: torch.Tensor, st: StepState) -> tuple[torch.Tensor, StepState]:
             logits, st = self.decoder.step(tokens, st)  # (B, V)
-            tokens = logits.argmax(dim=-1)  # (B,)
-            tokens = tokens.masked_fill(done, self.pad_id)
-            out.append(tokens)
             if "weights" in st:
-                weights.append(st["weights"])
-            lengths += (~done & (tokens != self.eos_id)).long()
-            done = done | (tokens == self.eos_id)
-            if bool(done.all()):
-                break
-        w = torch.stack(weights, dim=1) if weights else None  # (B, T, S)
-        return Decoded(torch.stack(out, dim=1), lengths, done, w)  # (B, T)
+                reads.append(st["weights"])
+            return logits, st
+
+        st = self.start(src, src_len)
+        out = decoding.greedy(
+            step, st, self.bos_id, self.eos_id, src.shape[0], max_len, pad=self.pad_id
+        )
+        out.weights = torch.stack(reads, dim=1) if reads else None  # (B, T, S)
+        return out
+
+    @torch.no_grad()
+    def beam(
+        self,
+        src: torch.Tensor,
+        src_len: torch.Tensor,
+        beam: int,
+        max_len: int | torch.Tensor,
+        alpha: float = 0.0,
+    ) -> list[list[Hypothesis]]:
+        """Beam search for every source at once: the ``beam`` best of each, best first.
+        ``max_len`` is one limit or one per source; ``alpha`` the length normalization."""
+        st = self.start(src, src_len)
+        return decoding.beam_search(
+            self.log_prob_step, st, self.bos_id, self.eos_id, beam, max_len, alpha
+        )

@@ -29,17 +29,39 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
-class Vocab:
-    """A fixed list of tokens; ids 0.. in order; ``<pad>`` is 0 when present."""
+class _Absent:
+    """``Vocab(tokens)``'s default ``unk``: ``<unk>`` when the tokens hold it, else none."""
 
-    def __init__(self, tokens: Sequence[str], unk: str | None = UNK) -> None:
+    def __repr__(self) -> str:
+        return "UNK_IF_PRESENT"
+
+
+UNK_IF_PRESENT = _Absent()
+
+
+class Vocab:
+    """A fixed list of tokens; ids 0.. in order; ``<pad>`` is 0 when present.
+
+    ``unk`` is the marker that unknown tokens become. By default it is ``<unk>`` when
+    the tokens include it and otherwise there is none (unknown tokens are then an
+    error); pass ``unk=None`` to refuse unknown tokens even with ``<unk>`` present, or a
+    token to use another marker (it must be in ``tokens``).
+
+    The special ids ``pad_id``, ``unk_id``, ``bos_id`` (``<s>``) and ``eos_id`` (``</s>``)
+    raise a ``ValueError`` naming the token when the vocabulary lacks it; test first with
+    ``"<s>" in vocab`` where it may be absent.
+    """
+
+    def __init__(self, tokens: Sequence[str], unk: str | _Absent | None = UNK_IF_PRESENT) -> None:
         if len(set(tokens)) != len(tokens):
             raise ValueError("vocabulary tokens must be unique")
         self.itos = list(tokens)
         self.stoi = {t: i for i, t in enumerate(self.itos)}
+        if isinstance(unk, _Absent):
+            unk = UNK if UNK in self.stoi else None
         if unk is not None and unk not in self.stoi:
             raise ValueError(f"unknown-token marker {unk!r} is not in the vocabulary")
-        self.unk = unk
+        self.unk: str | None = unk
 
     @classmethod
     def build(
@@ -63,9 +85,23 @@ class Vocab:
     def __contains__(self, token: str) -> bool:
         return token in self.stoi
 
+    def _special(self, token: str, what: str) -> int:
+        i = self.stoi.get(token)
+        if i is None:
+            raise ValueError(f"this vocabulary has no {what} token {token!r}")
+        return i
+
     @property
     def pad_id(self) -> int:
-        return self.stoi[PAD]
+        return self._special(PAD, "padding")
+
+    @property
+    def bos_id(self) -> int:
+        return self._special(BOS, "start-of-sequence")
+
+    @property
+    def eos_id(self) -> int:
+        return self._special(EOS, "end-of-sequence")
 
     @property
     def unk_id(self) -> int:
@@ -84,8 +120,21 @@ class Vocab:
     def encode(self, tokens: Iterable[str]) -> list[int]:
         return [self.id(t) for t in tokens]
 
-    def decode(self, ids: Iterable[int]) -> list[str]:
-        return [self.itos[i] for i in ids]
+    def decode(
+        self, ids: Iterable[int] | torch.Tensor, stop_at_eos: bool = False, drop_pad: bool = False
+    ) -> list[str]:
+        """Tokens of ``ids`` (a list or a 1-D tensor); ``stop_at_eos`` ends before the first
+        ``</s>``, ``drop_pad`` leaves out ``<pad>`` (each only when the vocabulary has it)."""
+        seq = ids.tolist() if isinstance(ids, torch.Tensor) else ids
+        eos = self.stoi.get(EOS) if stop_at_eos else None
+        pad = self.stoi.get(PAD) if drop_pad else None
+        out = []
+        for i in seq:
+            if eos is not None and i == eos:
+                break
+            if pad is None or i != pad:
+                out.append(self.itos[i])
+        return out
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps({"itos": self.itos, "unk": self.unk}, ensure_ascii=False))

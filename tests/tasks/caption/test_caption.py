@@ -248,6 +248,53 @@ def test_a_training_step_changes_parameters():
     assert all(changed), f"{changed.count(False)} parameter tensors did not move"
 
 
+def test_attention_is_the_shared_additive_module_under_the_run_folder_names():
+    """Run folders keep the names att_feat (U), att_state (W), att_v (v); the scores are
+    Bahdanau's v . tanh(U f_i + W h), computed here from those saved tensors."""
+    from rnnlab.nn.attention import AdditiveAttention
+
+    torch.manual_seed(0)
+    model = Captioner(9, TINY).eval()
+    assert isinstance(model.attention, AdditiveAttention)
+    sd = model.state_dict()
+    att = {k: v for k, v in sd.items() if k.startswith("att")}
+    assert sorted(att) == ["att_feat.bias", "att_feat.weight", "att_state.weight", "att_v.weight"]
+    torch.manual_seed(1)
+    other = Captioner(9, TINY).eval()
+    other.load_state_dict(sd)  # a run folder's names load
+    images = torch.randint(0, 256, (2, 8, 8, 3), dtype=torch.uint8)
+    state = other.start(images)
+    grid, query = state["grid"], state["h"][:, -1]  # (B, N, C), (B, H)
+    hidden = torch.tanh(
+        grid @ att["att_feat.weight"].T
+        + att["att_feat.bias"]
+        + (query @ att["att_state.weight"].T)[:, None, :]
+    )  # (B, N, A)
+    want = torch.softmax((hidden @ att["att_v.weight"].T).squeeze(-1), dim=1)  # (B, N)
+    context, weights = other.attend(query, grid, state["keys"])
+    torch.testing.assert_close(weights, want)
+    torch.testing.assert_close(context, torch.einsum("bn,bnc->bc", want, grid))
+    torch.testing.assert_close(
+        other(images, torch.tensor([[2, 3]] * 2)), model(images, torch.tensor([[2, 3]] * 2))
+    )
+
+
+def test_beam_captions_of_a_batch_equal_one_image_at_a_time():
+    from rnnlab.nn.vocab import Vocab
+
+    torch.manual_seed(0)
+    vocab = Vocab(["<pad>", "<unk>", "<s>", "</s>", "a", "b", "c", "d", "e"])
+    model = Captioner(len(vocab), TINY, banned=(0, 1, 2)).eval()
+    images = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    together = task.caption_batch(model, images, vocab, max_len=6, beam=3, alpha=0.7)
+    for i in range(5):
+        (alone,) = task.caption_batch(model, images[i : i + 1], vocab, max_len=6, beam=3)
+        assert [h.tokens for h in alone] == [h.tokens for h in together[i]]
+        assert [h.score for h in alone] == pytest.approx([h.score for h in together[i]], abs=1e-5)
+    greedy = task.caption_batch(model, images, vocab, max_len=6, beam=1)
+    assert all(len(g) == 1 and len(g[0].tokens) <= 6 for g in greedy)
+
+
 # ---------------------------------------------------------------- scoring and baselines
 
 

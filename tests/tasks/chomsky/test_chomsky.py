@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 import random
 
 import pytest
 import torch
 
-from rnnlab.nn.attention import Attention
+from rnnlab.nn.decoding import greedy
 from rnnlab.tasks.chomsky import bench as generalize
 from rnnlab.tasks.chomsky.data import (
     bucket_sort,
@@ -21,14 +20,7 @@ from rnnlab.tasks.chomsky.data import (
     parity_check,
     reverse_string,
 )
-from rnnlab.tasks.chomsky.location_attention import (
-    LocationAttention,
-    LocationSeq2Seq,
-    circular_shift,
-    content_weights,
-    sharpen,
-)
-from rnnlab.tasks.chomsky.model import build_tape
+from rnnlab.tasks.chomsky.model import OFFSET, LectureSeq2Seq, build_tape
 from rnnlab.tasks.chomsky.task import MODELS, TASKS, make_model
 
 
@@ -204,76 +196,93 @@ def test_paper_init_is_haikus_default(cell: str) -> None:
         make_model(cell, get_task("parity_check"), init="xavier")
 
 
-# --- location attention -------------------------------------------------------------------
-
-SHARP_PLUS = torch.tensor([[0.0, 0.0, 1.0]])  # all mass on moving by +1
-SHARP_MINUS = torch.tensor([[1.0, 0.0, 0.0]])
+# --- the encoder/decoders: greedy through rnnlab.nn.decoding, as the loops written here -------
 
 
-def test_sharp_shift_moves_weights_one_position_by_hand() -> None:
-    mask = torch.tensor([[True, True, True, False]])  # length 3, one padded position
-    w = torch.tensor([[0.1, 0.7, 0.2, 0.0]])
-    # +1: position j reads j - 1, wrapping at the sequence's own length (3, not 4)
-    assert torch.allclose(circular_shift(w, SHARP_PLUS, mask), torch.tensor([[0.2, 0.1, 0.7, 0]]))
-    assert torch.allclose(circular_shift(w, SHARP_MINUS, mask), torch.tensor([[0.7, 0.2, 0.1, 0]]))
-    first = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
-    assert torch.equal(circular_shift(first, SHARP_MINUS, mask), torch.tensor([[0.0, 0, 1, 0]]))
-    # a blurred shift mixes neighbours: 0.5 stay + 0.5 right
-    half = torch.tensor([[0.0, 0.5, 0.5]])
-    want = torch.tensor([[0.5 * 0.1 + 0.5 * 0.2, 0.5 * 0.7 + 0.5 * 0.1, 0.5 * 0.2 + 0.5 * 0.7, 0]])
-    assert torch.allclose(circular_shift(w, half, mask), want)
+def _tokens(x: torch.Tensor, src_len: torch.Tensor) -> torch.Tensor:
+    pos = torch.arange(x.shape[1]).unsqueeze(0)  # (1, S)
+    return torch.where(pos < src_len.unsqueeze(1), x + OFFSET, 0)  # (B, S)
 
 
-def test_sharpen_and_content_by_hand() -> None:
-    mask = torch.tensor([[True, True, False]])
-    got = sharpen(torch.tensor([[0.2, 0.8, 0.0]]), torch.tensor([[2.0]]), mask)
-    assert torch.allclose(got, torch.tensor([[0.04 / 0.68, 0.64 / 0.68, 0.0]]), atol=1e-5)
-    memory = torch.tensor([[[2.0, 0.0], [0.0, 3.0], [5.0, 5.0]]])
-    unit = LocationAttention(2, 2).keys(memory)  # rows of length 1
-    assert torch.allclose(unit[0, 1], torch.tensor([0.0, 1.0]))
-    got = content_weights(torch.tensor([[3.0, 0.0]]), unit, torch.tensor([[math.log(4.0)]]), mask)
-    # cos = 1 and 0 -> scores log 4 and 0 -> 4/5, 1/5; the padded position gets nothing
-    assert torch.allclose(got, torch.tensor([[0.8, 0.2, 0.0]]))
+def _ragged_batch(name: str) -> tuple:
+    task = get_task(name)
+    x, _ = task.sample(6, 7, torch.Generator().manual_seed(3))
+    src_len = torch.tensor([7, 1, 4, 7, 2, 5])
+    out_len = torch.tensor([task.output_length(int(n)) for n in src_len])
+    return task, x, src_len, out_len
 
 
-def test_location_attention_step_with_sharp_head() -> None:
-    att = LocationAttention(query_dim=4, key_dim=3)
-    assert isinstance(att, Attention) and att.uses_previous_weights
-    hk = 3
-    with torch.no_grad():  # gate -> 0 (ignore content), shift -> +1, gamma -> large
-        att.heads.weight.zero_()
-        att.heads.bias.zero_()
-        att.heads.bias[hk + 1] = -50.0
-        att.heads.bias[hk + 2 : hk + 5] = torch.tensor([-50.0, -50.0, 50.0])
-        att.heads.bias[hk + 5] = 20.0
-    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
-    memory = torch.randn(2, 5, 3)
-    w = att.initial_weights(mask)
-    for step in range(1, 7):
-        context, w = att(torch.randn(2, 4), memory, mask, previous=w)
-        want = [step % 5, step % 3]
-        assert w.argmax(dim=1).tolist() == want
-        assert torch.allclose(w.max(dim=1).values, torch.ones(2), atol=1e-4)
-        assert torch.allclose(context[0], memory[0, want[0]], atol=1e-3)
+@pytest.mark.parametrize("name", ["s2s", "s2s_additive", "s2s_multiplicative"])
+@pytest.mark.parametrize("task_name", ["duplicate_string", "parity_check"])
+def test_seq2seq_predict_is_the_greedy_loop(name: str, task_name: str) -> None:
+    """Exactly ``max(out_len)`` steps, the argmax over the output classes fed back."""
+    torch.manual_seed(1)
+    task, x, src_len, out_len = _ragged_batch(task_name)
+    model = make_model(name, task, hidden=12).eval()
+    assert isinstance(model, LectureSeq2Seq)
+    pred = model.predict(x, src_len, out_len)
+    net, c = model.net, task.output_size
+    with torch.no_grad():
+        st = net.start(_tokens(x, src_len), src_len)
+        prev, want = torch.full((6,), 1), []
+        for _ in range(int(out_len.max())):
+            logits, st = net.step(prev, st)
+            choice = logits[:, OFFSET : OFFSET + c].argmax(-1)
+            want.append(choice)
+            prev = choice + OFFSET
+    assert torch.equal(pred, torch.stack(want, 1))
 
 
-def test_location_weights_sum_to_one_and_ignore_padding() -> None:
-    torch.manual_seed(0)
-    att = LocationAttention(query_dim=6, key_dim=5)
-    mask = torch.arange(7).unsqueeze(0) < torch.tensor([[7], [4], [1]])  # (3, 7)
-    memory = torch.randn(3, 7, 5)
-    w = att.initial_weights(mask)
-    for _ in range(5):
-        _, w = att(torch.randn(3, 6) * 3, memory, mask, previous=w)
-        assert torch.allclose(w.sum(dim=1), torch.ones(3), atol=1e-5)
-        assert float(w.detach()[~mask].abs().max()) == 0.0 and float(w.detach().min()) >= 0.0
+def test_location_model_is_the_ntm_loop_written_here() -> None:
+    """``s2s_location``: a GRU controller fed [previous symbol; previous read], NTM read
+    weights from its state, prediction from tanh(W [read; state]); by hand with
+    torch.nn.GRUCell holding the decoder's weights."""
+    torch.manual_seed(2)
+    task, x, src_len, out_len = _ragged_batch("reverse_string")
+    model = make_model("s2s_location", task, hidden=10).eval()
+    assert isinstance(model, LectureSeq2Seq)
+    dec = model.net.decoder
+    cell = torch.nn.GRUCell(dec.rnn.input_size, 10)
+    with torch.no_grad():
+        for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, n).copy_(getattr(dec.rnn, n + "_l0"))
+    att = dec.attention
+    assert att is not None and dec.combine is not None
+    pred = model.predict(x, src_len, out_len)
+    reads = []  # the read weights of the same decoding, step by step
+
+    def recorded(tokens: torch.Tensor, st: dict) -> tuple:
+        logits, st = model.step(tokens, st)
+        reads.append(st["weights"])
+        return logits, st
+
+    with torch.no_grad():
+        start = model.net.start(_tokens(x, src_len), src_len)
+        greedy(recorded, start, 1, None, 6, int(out_len.max()))
+    with torch.no_grad():
+        memory, h, mask = model.net.encode(_tokens(x, src_len), src_len)
+        s, keys = h[0], att.keys(memory)  # (B, H)
+        w = torch.zeros(6, 7)
+        w[:, 0] = 1.0  # the read starts on the first symbol
+        read = torch.zeros(6, 10)
+        prev, want, want_w = torch.full((6,), 1), [], []
+        for _ in range(int(out_len.max())):
+            s = cell(torch.cat([dec.embedding(prev), read], -1), s)
+            read, w = att(s, memory, mask, previous=w, keys=keys)
+            want_w.append(w)
+            logits = dec.out(torch.tanh(dec.combine(torch.cat([read, s], -1))))
+            choice = logits[:, OFFSET : OFFSET + task.output_size].argmax(-1)
+            want.append(choice)
+            prev = choice + OFFSET
+    assert torch.equal(pred, torch.stack(want, 1))
+    torch.testing.assert_close(torch.stack(reads, 1), torch.stack(want_w, 1))
 
 
 def test_location_seq2seq_learns_reversal_and_generalizes() -> None:
     """~150 steps on strings of 1..10; tested on strings of 30 (3x longer)."""
     torch.manual_seed(0)
     task = get_task("reverse_string")
-    model = LocationSeq2Seq(2, 2, hidden=16, embed=8)
+    model = LectureSeq2Seq(2, 2, attention="location", input_feeding="context", hidden=16, embed=8)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     gen = torch.Generator().manual_seed(0)
     for _ in range(150):

@@ -116,6 +116,7 @@ def test_end_to_end_reversal(run_dir: Path) -> None:
     assert test["exact"] >= 0.95 and test["n"] == 200
     assert trained.predict(["3 1 4", "0", "2 2 0 1"]) == ["4 1 3", "0", "1 0 2 2"]
     assert trained.predict(["3 1 4"], beam=3) == ["4 1 3"]
+    assert trained.predict(["3 1 4", "0", "2 2 0 1"], beam=3) == ["4 1 3", "0", "1 0 2 2"]
     with pytest.raises(ValueError, match=r"input line 2, token 1: expected an integer in 0..4"):
         trained.predict(["1 2", "7"])
     with pytest.raises(ValueError, match="input line 1 is empty"):
@@ -131,6 +132,18 @@ def test_cli_predict_and_eval(run_dir: Path, capsys: pytest.CaptureFixture[str])
     assert "expected an integer in 0..4, got '9'" in capsys.readouterr().err
     assert cli.main(["eval", str(run_dir), "--split", "dev", "--json", "--device", "cpu"]) == 0
     assert '"exact"' in capsys.readouterr().out
+
+
+def test_beam_predict_decodes_all_lines_at_once_as_each_alone() -> None:
+    """An untrained model (long, odd outputs): the batch keeps each line's own limit."""
+    torch.manual_seed(3)
+    model = reverse.build_model(SMALL).eval()
+    rm = reverse.ReverseModel(model, SMALL, torch.device("cpu"))
+    lines = ["3 1 4", "0", "2 2 0 1 4 4 3", "1 1"]
+    together = rm.predict(lines, beam=3)
+    assert together == [rm.predict([line], beam=3)[0] for line in lines]
+    for line, out in zip(lines, together, strict=True):
+        assert len(out.split()) <= 2 * len(line.split()) + 5
 
 
 def test_config_changes_are_checked() -> None:

@@ -8,10 +8,13 @@ first word is ``<s>`` and which stops at ``</s>``.
 
 With ``attention`` ("show, attend and tell", Xu et al. 2015) the decoder also looks back
 at the grid at every step: the previous state scores each cell (additive attention,
-``v . tanh(W_f f_i + W_h h_{t-1})``), the softmax of the scores weights the cells, and the
-weighted mean of the grid (the *context*) is fed in beside the word and used again to
-predict the next word. Two coordinate channels (x, y in [-1, 1]) are added to the image so
-that the grid cells know where they are ("left of", "above").
+``rnnlab.nn.attention.AdditiveAttention``: ``v . tanh(W h_{t-1} + U f_i)``), the softmax
+of the scores weights the cells, and the weighted mean of the grid (the *context*) is fed
+in beside the word and used again to predict the next word. (Run folders name these
+weights ``att_state`` (W), ``att_feat`` (U) and ``att_v`` (v), as before the attention
+moved to ``rnnlab.nn``: ``state_dict`` writes and ``load_state_dict`` reads those
+names.) Two coordinate channels (x, y in [-1, 1]) are added to the image so that the grid
+cells know where they are ("left of", "above").
 
 Without attention the decoder is one ``rnnlab.nn.layers`` GRU/LSTM run over the whole
 caption (``backend`` "fused" for speed); with it the loop is written out step by step
@@ -27,6 +30,15 @@ import torch
 from torch import nn
 
 from rnnlab.nn import cells, layers
+from rnnlab.nn.attention import AdditiveAttention
+
+# Run-folder names of the attention's weights (left) and where they now live (right).
+SAVED_NAMES = {
+    "att_state.weight": "attention.W.weight",
+    "att_feat.weight": "attention.U.weight",
+    "att_feat.bias": "attention.U.bias",
+    "att_v.weight": "attention.v.weight",
+}
 
 
 @dataclass(frozen=True)
@@ -91,13 +103,16 @@ class Captioner(nn.Module):
             cell_cls = cells.GRUCell if cfg.cell == "gru" else cells.LSTMCell
             sizes = [cfg.embed + c] + [h] * (n_layers - 1)
             self.cells = nn.ModuleList([cell_cls(i, h) for i in sizes])
-            self.att_feat = nn.Linear(c, cfg.attn_dim)
-            self.att_state = nn.Linear(h, cfg.attn_dim, bias=False)
-            self.att_v = nn.Linear(cfg.attn_dim, 1, bias=False)
+            rng = torch.random.get_rng_state()
+            self.attention = AdditiveAttention(h, c, cfg.attn_dim)
+            torch.random.set_rng_state(rng)  # draw its weights as the captioner always has:
+            for part in (self.attention.U, self.attention.W, self.attention.v):  # same seed,
+                part.reset_parameters()  # same run as before the attention moved to nn
             self.out = nn.Linear(h + c, vocab_size)
+            self.register_state_dict_post_hook(_save_names)
+            self.register_load_state_dict_pre_hook(_load_names)
         else:
-            layer_cls = layers.GRU if cfg.cell == "gru" else layers.LSTM
-            self.rnn = layer_cls(cfg.embed, h, n_layers, batch_first=True, backend=cfg.backend)
+            self.rnn = layers.make_rnn(cfg.cell, cfg.embed, h, n_layers, backend=cfg.backend)
             self.out = nn.Linear(h, vocab_size)
         mask = torch.zeros(vocab_size)
         mask[list(banned)] = float("-inf")
@@ -121,17 +136,15 @@ class Captioner(nn.Module):
             state["c"] = torch.tanh(self.init_c(mean)).view(b, n_layers, h)  # (B, L, H)
         if self.cfg.attention:
             state["grid"] = grid
-            state["keys"] = self.att_feat(grid)  # (B, N, A)
+            state["keys"] = self.attention.keys(grid)  # (B, N, A)
         return state
 
     def attend(
         self, query: torch.Tensor, grid: torch.Tensor, keys: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Context ``(B, C)`` and weights ``(B, N)`` for a query state ``(B, H)``."""
-        scores = self.att_v(torch.tanh(keys + self.att_state(query)[:, None, :]))  # (B, N, 1)
-        weights = torch.softmax(scores.squeeze(2), dim=1)  # (B, N)
-        context = torch.bmm(weights[:, None, :], grid).squeeze(1)  # (B, C)
-        return context, weights
+        every = torch.ones(grid.shape[:2], dtype=torch.bool, device=grid.device)  # (B, N)
+        return self.attention(query, grid, every, keys=keys)
 
     # ---- one decoding step ----
 
@@ -143,14 +156,9 @@ class Captioner(nn.Module):
         emb = self.drop(self.embed(tokens))  # (B, E)
         new = dict(state)
         if not self.cfg.attention:
-            hx: Any = state["h"].transpose(0, 1).contiguous()  # (L, B, H)
-            if "c" in state:
-                hx = (hx, state["c"].transpose(0, 1).contiguous())  # 2 x (L, B, H)
+            hx: Any = layers.state_from_batch_first(state)  # (L, B, H), or (h, c)
             out, hn = self.rnn(emb[:, None, :], hx)  # (B, 1, H)
-            if isinstance(hn, tuple):
-                new["h"], new["c"] = hn[0].transpose(0, 1), hn[1].transpose(0, 1)  # (B, L, H)
-            else:
-                new["h"] = hn.transpose(0, 1)  # (B, L, H)
+            new.update(layers.state_to_batch_first(hn))  # h (and c): (B, L, H)
             return self.out(self.drop(out[:, 0])), new, None
         context, weights = self.attend(state["h"][:, -1], state["grid"], state["keys"])
         x = torch.cat([emb, context], dim=1)  # (B, E + C)
@@ -184,15 +192,27 @@ class Captioner(nn.Module):
         state = self.start(images)
         if not self.cfg.attention:
             emb = self.drop(self.embed(inputs))  # (B, T, E)
-            h0 = state["h"].transpose(0, 1).contiguous()  # (L, B, H)
-            if "c" in state:
-                c0 = state["c"].transpose(0, 1).contiguous()  # (L, B, H)
-                out, _ = self.rnn(emb, (h0, c0))  # (B, T, H)
-            else:
-                out, _ = self.rnn(emb, h0)  # (B, T, H)
+            hx: Any = layers.state_from_batch_first(state)  # (L, B, H), or (h, c)
+            out, _ = self.rnn(emb, hx)  # (B, T, H)
             return self.out(self.drop(out))  # (B, T, V)
         steps = []
         for t in range(inputs.shape[1]):
             logits, state, _ = self.step(inputs[:, t], state)  # (B, V)
             steps.append(logits)
         return torch.stack(steps, dim=1)  # (B, T, V)
+
+
+def _save_names(
+    module: nn.Module, state_dict: dict[str, Any], prefix: str, local_metadata: Any
+) -> None:
+    """``state_dict`` hook: the attention's weights under their run-folder names."""
+    for saved, own in SAVED_NAMES.items():
+        if prefix + own in state_dict:
+            state_dict[prefix + saved] = state_dict.pop(prefix + own)
+
+
+def _load_names(module: nn.Module, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    """``load_state_dict`` pre-hook: run-folder names back to the attention's own."""
+    for saved, own in SAVED_NAMES.items():
+        if prefix + saved in state_dict:
+            state_dict[prefix + own] = state_dict.pop(prefix + saved)

@@ -173,14 +173,10 @@ def caption_batch(
             x = torch.from_numpy(images[start : start + batch_size]).to(device)  # (B, S, S, 3)
             state = model.start(x)
             if beam <= 1:
-                hyps = decoding.greedy(model.log_probs, state, bos, eos, len(x), max_len)
-                out.extend([h] for h in hyps)
-                continue
-            for i in range(len(x)):
-                one = decoding.select_state(state, torch.tensor([i]))
-                out.append(
-                    decoding.beam_search(model.log_probs, one, bos, eos, beam, max_len, alpha)
-                )
+                found = decoding.greedy(model.log_probs, state, bos, eos, len(x), max_len)
+                out.extend([h] for h in found.hypotheses())
+            else:
+                out += decoding.beam_search(model.log_probs, state, bos, eos, beam, max_len, alpha)
     return out
 
 

@@ -18,12 +18,14 @@ string and a tanh RNN never finds parity (measured: chance after 10,000 steps; t
 paper's init: 100% at lengths 41..100 after 5,000).
 
 **Encoder/decoders** (``LectureSeq2Seq``): the lecture's ``rnnlab.nn.seq2seq.Seq2Seq`` run on
-these tasks. The encoder reads the input; the decoder emits exactly ``output_length``
-symbols, fed its previous symbol (teacher forcing in training, its own greedy choice at
-test). The vocabulary is shared: ``pad=0, bos=1, eos=2``, then the task's symbols (input
-id ``i`` is token ``3 + i``, output class ``c`` is token ``3 + c``); the logits are read
-over the output classes only. ``eos`` is never needed: the output length is given, as it
-is to the tape models.
+these tasks, with any of its attentions (``none``, content: ``additive``, ``general``, or
+NTM-style ``location``, whose decoder is fed its last read). The encoder reads the
+input; the decoder emits exactly ``output_length`` symbols, fed its previous symbol
+(teacher forcing in training, its own greedy choice at test: ``rnnlab.nn.decoding.greedy``
+with a fixed length). The vocabulary is shared: ``pad=0, bos=1, eos=2``, then the task's
+symbols (input id ``i`` is token ``3 + i``, output class ``c`` is token ``3 + c``); the
+logits are read over the output classes only. ``eos`` is never needed: the output length
+is given, as it is to the tape models.
 
 Every model has ``train_logits(src, tgt)`` (a batch of one length: ``(B, n)``,
 ``(B, m)`` -> ``(B, m, C)``), ``loss`` (mean cross-entropy per output position) and
@@ -32,14 +34,13 @@ Every model has ``train_logits(src, tgt)`` (a batch of one length: ``(B, n)``,
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.nn import layers
-from rnnlab.nn.seq2seq import Seq2Seq
+from rnnlab.nn.decoding import greedy
+from rnnlab.nn.seq2seq import Seq2Seq, StepState
 
 PAD, BOS, EOS, OFFSET = 0, 1, 2, 3  # seq2seq vocabulary: specials, then task symbols
 INITS = ("paper", "torch")  # TapeRNN's initial parameters: Haiku's defaults, or PyTorch's
@@ -92,14 +93,11 @@ class TapeRNN(TaskModel):
         init: str = "paper",
     ) -> None:
         super().__init__()
-        classes: dict[str, Any] = {"rnn": layers.RNN, "gru": layers.GRU, "lstm": layers.LSTM}
-        if cell not in classes:
-            raise ValueError(f"cell expects one of {', '.join(classes)}, got {cell!r}")
         if init not in INITS:
             raise ValueError(f"init expects one of {', '.join(INITS)}, got {init!r}")
         self.input_size, self.output_size = input_size, output_size
         self.blank, self.pad = input_size, input_size + 1  # pad's one-hot is all zeros
-        self.rnn = classes[cell](input_size + 1, hidden, batch_first=True, backend=backend)
+        self.rnn = layers.make_rnn(cell, input_size + 1, hidden, backend=backend)
         self.readout = nn.Linear(hidden, output_size)
         if init == "paper":
             self._paper_init(cell)
@@ -118,7 +116,8 @@ class TapeRNN(TaskModel):
             nn.init.trunc_normal_(p, std=std, a=-2 * std, b=2 * std)
         if cell == "lstm":
             h = self.rnn.hidden_size
-            self.rnn.bias_ih_l0[h : 2 * h] = 1.0  # gates i, f, g, o: the forget gate's +1
+            bias = self.rnn.get_parameter("bias_ih_l0")  # gates i, f, g, o
+            bias[h : 2 * h] = 1.0  # the forget gate's +1
 
     def _logits(
         self, src: torch.Tensor, src_len: torch.Tensor, out_len: torch.Tensor
@@ -146,17 +145,20 @@ class TapeRNN(TaskModel):
 
 
 class LectureSeq2Seq(TaskModel):
-    """The lecture's encoder/decoder (final state only, or content attention) on a task."""
+    """The lecture's encoder/decoder (``rnnlab.nn.seq2seq.Seq2Seq``) on a task."""
+
+    classes: torch.Tensor
 
     def __init__(
         self,
         input_size: int,
         output_size: int,
-        attention: str | None = None,
+        attention: str | None = "none",
         hidden: int = 128,
         embed: int = 16,
         cell: str = "gru",
         backend: str = "fused",
+        input_feeding: bool | str = False,
     ) -> None:
         super().__init__()
         self.output_size = output_size
@@ -170,8 +172,12 @@ class LectureSeq2Seq(TaskModel):
             hidden=hidden,
             cell=cell,
             attention=attention,
+            input_feeding=input_feeding,
             backend=backend,
         )
+        classes = torch.zeros(vocab, dtype=torch.bool)  # (V,): the output classes' tokens
+        classes[OFFSET : OFFSET + output_size] = True
+        self.register_buffer("classes", classes, persistent=False)
 
     def _classes(self, logits: torch.Tensor) -> torch.Tensor:
         return logits[..., OFFSET : OFFSET + self.output_size]  # (..., V) -> (..., C)
@@ -184,6 +190,11 @@ class LectureSeq2Seq(TaskModel):
         logits, _ = self.net(src + OFFSET, src_len, tgt_in)  # (B, m, V)
         return self._classes(logits)
 
+    def step(self, tokens: torch.Tensor, st: StepState) -> tuple[torch.Tensor, StepState]:
+        """The decoder's step with every token but the output classes at -inf."""
+        logits, st = self.net.step(tokens, st)  # (B, V)
+        return logits.masked_fill(~self.classes, float("-inf")), st
+
     @torch.no_grad()
     def predict(
         self, src: torch.Tensor, src_len: torch.Tensor, out_len: torch.Tensor
@@ -191,11 +202,5 @@ class LectureSeq2Seq(TaskModel):
         pos = torch.arange(src.shape[1], device=src.device).unsqueeze(0)  # (1, S)
         tokens = torch.where(pos < src_len.unsqueeze(1), src + OFFSET, PAD)  # (B, S)
         st = self.net.start(tokens, src_len)
-        prev = torch.full((src.shape[0],), BOS, dtype=torch.long, device=src.device)  # (B,)
-        out = []
-        for _ in range(int(out_len.max())):
-            logits, st = self.net.step(prev, st)  # (B, V)
-            pred = self._classes(logits).argmax(dim=-1)  # (B,)
-            out.append(pred)
-            prev = pred + OFFSET
-        return torch.stack(out, dim=1)  # (B, m)
+        out = greedy(self.step, st, BOS, None, src.shape[0], int(out_len.max()))
+        return out.tokens - OFFSET  # (B, m)

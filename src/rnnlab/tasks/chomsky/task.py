@@ -2,9 +2,8 @@
 
 - ``rnnlab.tasks.chomsky.data``: the seeded task generators (``TASKS``, ``get_task``).
 - ``rnnlab.tasks.chomsky.model``: RNN/GRU/LSTM in the paper's setup (``TapeRNN``) and the
-  lecture's seq2seq on these tasks (``LectureSeq2Seq``).
-- ``rnnlab.tasks.chomsky.location_attention``: NTM-style location-based attention and
-  ``LocationSeq2Seq``.
+  lecture's seq2seq on these tasks (``LectureSeq2Seq``), with content or NTM-style
+  location attention (``rnnlab.nn.attention``).
 - ``make_model(name, task)`` builds any of ``MODELS``; the benchmark is
   ``rnnlab bench generalize`` (``rnnlab.tasks.chomsky.bench``).
 """
@@ -12,7 +11,6 @@
 from __future__ import annotations
 
 from rnnlab.tasks.chomsky.data import TASKS, Task, get_task
-from rnnlab.tasks.chomsky.location_attention import LocationSeq2Seq
 from rnnlab.tasks.chomsky.model import LectureSeq2Seq, TapeRNN, TaskModel
 
 TAPE_MODELS = ("rnn", "gru", "lstm")  # the paper's setup (``TapeRNN``)
@@ -30,13 +28,15 @@ def make_model(
     if name in TAPE_MODELS:
         return TapeRNN(name, i, o, hidden=hidden, backend=backend, init=init)
     if name == "s2s":
-        return LectureSeq2Seq(i, o, attention=None, hidden=hidden, backend=backend)
+        return LectureSeq2Seq(i, o, attention="none", hidden=hidden, backend=backend)
     if name == "s2s_additive":
         return LectureSeq2Seq(i, o, attention="additive", hidden=hidden, backend=backend)
     if name == "s2s_multiplicative":
         return LectureSeq2Seq(i, o, attention="general", hidden=hidden, backend=backend)
-    if name == "s2s_location":
-        return LocationSeq2Seq(i, o, hidden=hidden)
+    if name == "s2s_location":  # the decoder is fed its last read, as an NTM's controller
+        return LectureSeq2Seq(
+            i, o, attention="location", input_feeding="context", hidden=hidden, backend=backend
+        )
     raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODELS)}")
 
 
@@ -45,7 +45,6 @@ __all__ = [
     "TAPE_MODELS",
     "TASKS",
     "LectureSeq2Seq",
-    "LocationSeq2Seq",
     "TapeRNN",
     "Task",
     "TaskModel",

@@ -308,7 +308,7 @@ class ReverseTask(Task[Config, None, Seq2Seq, list[int]]):
     ) -> list[str]:
         k = run.cfg.data.vocab
         if beam is not None and beam != 1:
-            return [_beam(run.model, s, k, beam, run.device) for s in xs]
+            return _beam(run.model, list(xs), k, beam, run.device)
         src, lengths = pad_sources(list(xs), k)
         out = run.model.greedy(
             src.to(run.device), lengths.to(run.device), max_len=2 * src.shape[1] + 5
@@ -319,14 +319,14 @@ class ReverseTask(Task[Config, None, Seq2Seq, list[int]]):
         ]
 
 
-def _beam(model: Seq2Seq, seq: list[int], k: int, beam: int, device: torch.device) -> str:
-    from rnnlab.nn.decoding import beam_search
-
-    src, lengths = pad_sources([seq], k)
-    st = model.start(src.to(device), lengths.to(device))
-    _, bos, eos = special_ids(k)
-    best = beam_search(model.log_prob_step, st, bos, eos, beam, 2 * len(seq) + 5)
-    return " ".join(str(t) for t in best[0].tokens)
+def _beam(
+    model: Seq2Seq, seqs: list[list[int]], k: int, beam: int, device: torch.device
+) -> list[str]:
+    """Beam search over all inputs at once, each with its own limit ``2 * length + 5``."""
+    src, lengths = pad_sources(seqs, k)
+    limits = 2 * lengths + 5  # (B,)
+    found = model.beam(src.to(device), lengths.to(device), beam, limits.to(device))
+    return [" ".join(str(t) for t in hyps[0].tokens) for hyps in found]
 
 
 TASK = ReverseTask()
