@@ -34,6 +34,10 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# local work: lint, types and every test not marked slow (under a minute)
+test-fast: lint typecheck
+	$(BIN)/python -m pytest -m "not slow"
+
 bench: $(STAMP)
 	$(BIN)/rnnlab bench layers
 

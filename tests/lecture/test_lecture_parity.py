@@ -77,6 +77,7 @@ def test_all_sequences_partitions_every_sequence():
     assert sum(b.x.shape[0] for b in parts) == len(rows) == 2**10
 
 
+@pytest.mark.slow
 def test_dense_net_fails_where_the_rnn_succeeds_small():
     n, seed = 20, 5
     train = P.sample_batch(1000, "train", n, n, seed)

@@ -79,6 +79,7 @@ def test_render_puts_the_shape_in_its_cell():
 
 
 @pytest.mark.data
+@pytest.mark.slow
 def test_openmoji_tarball(shared_data):
     tar = shared_data / "openmoji" / openmoji.TARBALL
     if not tar.is_file():
@@ -108,6 +109,7 @@ def test_openmoji_split_is_seeded_and_disjoint():
 
 
 @pytest.mark.data
+@pytest.mark.slow
 def test_coco_mini(shared_data):
     folder = shared_data / coco.FOLDER
     if not folder.is_dir():

@@ -278,6 +278,7 @@ def test_location_model_is_the_ntm_loop_written_here() -> None:
     torch.testing.assert_close(torch.stack(reads, 1), torch.stack(want_w, 1))
 
 
+@pytest.mark.slow
 def test_location_seq2seq_learns_reversal_and_generalizes() -> None:
     """~150 steps on strings of 1..10; tested on strings of 30 (3x longer)."""
     torch.manual_seed(0)
@@ -300,6 +301,7 @@ def test_location_seq2seq_learns_reversal_and_generalizes() -> None:
 # --- the benchmark, end to end ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bench_generalize_end_to_end(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "gen"
     argv = ["--tasks", "parity_check", "reverse_string", "--models", "lstm", "s2s_location"]

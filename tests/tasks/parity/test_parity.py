@@ -222,6 +222,7 @@ def test_evaluate_scores_the_handset_net_perfectly():
         trained.evaluate("train")
 
 
+@pytest.mark.slow
 def test_train_eval_predict_end_to_end(tmp_path, capsys):
     """``rnnlab train parity``, then ``eval`` and ``predict`` on the run folder."""
     from rnnlab.cli import main

@@ -99,6 +99,7 @@ def test_word_dropout_rate() -> None:
     assert out[0, 10000:].eq(0).all()  # padding is never dropped
 
 
+@pytest.mark.slow
 def test_train_load_predict_evaluate_round_trip(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

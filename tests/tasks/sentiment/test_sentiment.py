@@ -213,6 +213,7 @@ def test_short_run_beats_the_majority_baseline(short_run: tuple[object, dict[str
 
 
 @pytest.mark.data
+@pytest.mark.slow
 def test_predict_prints_label_and_probability(short_run: tuple[object, dict[str, float]]) -> None:
     trained = short_run[0]
     out = trained.predict(["A gorgeous, witty, seductive movie.", "dull"])  # type: ignore[attr-defined]
