@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from rnnlab.training import checkpoint as ckpt
-from rnnlab.training.loop import EpochSampler, TrainConfig, fit, lr_at, step_generator
+from rnnlab.training.loop import TrainConfig, fit, lr_at
+from rnnlab.training.samplers import EpochSampler, step_generator
 
 X = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
 Y = (X.sum(1) > 0).long()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from rnnlab.training import checkpoint as ckpt
@@ -53,38 +51,6 @@ class FitResult:
     stopped_early: bool
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """A CPU generator that depends only on (seed, step): data for a step, reproducibly."""
-    g = torch.Generator()
-    g.manual_seed((seed * 1_000_003 + step) % (2**63 - 1))
-    return g
-
-
-class EpochSampler:
-    """Shuffled mini-batch indices, a fresh permutation each epoch, addressable by step."""
-
-    def __init__(self, n: int, batch_size: int, seed: int, drop_last: bool = False) -> None:
-        if n <= 0:
-            raise ValueError(f"cannot sample batches from an empty data set (n={n})")
-        self.n, self.batch_size, self.seed = n, batch_size, seed
-        self.per_epoch = n // batch_size if drop_last and n >= batch_size else -(-n // batch_size)
-        self._epoch = -1
-        self._perm = torch.empty(0, dtype=torch.long)
-
-    def indices(self, step: int) -> torch.Tensor:
-        epoch, i = divmod(step, self.per_epoch)
-        if epoch != self._epoch:
-            self._perm = torch.randperm(self.n, generator=step_generator(self.seed, -1 - epoch))
-            self._epoch = epoch
-        return self._perm[i * self.batch_size : (i + 1) * self.batch_size]
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -14,6 +14,7 @@ from rnnlab.tasks import load_run
 from rnnlab.tasks.reverse import task as reverse
 from rnnlab.training.config import save_config
 from rnnlab.training.loop import TrainConfig
+from rnnlab.training.samplers import hash_bucket
 
 
 def test_encoding_of_the_docstring_example() -> None:
@@ -54,7 +55,7 @@ def test_splits_are_disjoint_and_seeded() -> None:
 
 def test_bucket_ignores_padding() -> None:
     src = torch.tensor([[3, 1, 4, 10, 10], [3, 1, 4, 0, 0]])
-    assert reverse.bucket_of(src, torch.tensor([3, 3])).unique().numel() == 1
+    assert hash_bucket(src, torch.tensor([3, 3])).unique().numel() == 1
 
 
 @pytest.mark.parametrize(

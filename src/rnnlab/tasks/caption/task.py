@@ -45,7 +45,8 @@ from rnnlab.nn.vocab import BOS, EOS, PAD, UNK, Vocab
 from rnnlab.tasks.caption import coco, openmoji, shapes
 from rnnlab.tasks.caption.data import CaptionSet, caption_tokens, detokenize, load_image
 from rnnlab.tasks.caption.model import Captioner, ModelConfig
-from rnnlab.training.loop import EpochSampler, TrainConfig, fit, seed_everything, step_generator
+from rnnlab.training.loop import TrainConfig, fit
+from rnnlab.training.samplers import EpochSampler, seed_everything, step_generator
 
 DATASETS = ("shapes", "openmoji", "coco")
 DEFAULT_SIZE = {"shapes": shapes.DEFAULT_SIZE, "openmoji": openmoji.DEFAULT_SIZE, "coco": 64}

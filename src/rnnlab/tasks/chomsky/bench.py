@@ -35,7 +35,8 @@ import torch
 
 from rnnlab.tasks.chomsky.data import TASKS, get_task
 from rnnlab.tasks.chomsky.task import MODELS, TAPE_MODELS, TaskModel, make_model
-from rnnlab.training.loop import TrainConfig, fit, seed_everything, step_generator
+from rnnlab.training.loop import TrainConfig, fit
+from rnnlab.training.samplers import seed_everything, step_generator
 
 TRAIN_MAX = 40  # train on lengths 1..40
 TEST_MAX, QUICK_TEST_MAX = 500, 100  # test on 41..500 (quick: 41..100)

@@ -42,7 +42,8 @@ from rnnlab.tasks.lm.model import LanguageModel
 from rnnlab.tasks.sentiment.data import load_pretraining
 from rnnlab.training.checkpoint import load_weights
 from rnnlab.training.data import data_root
-from rnnlab.training.loop import TrainConfig, fit, step_generator
+from rnnlab.training.loop import TrainConfig, fit
+from rnnlab.training.samplers import step_generator
 
 VOCAB_FILE = "vocab.json"
 

@@ -51,7 +51,8 @@ from rnnlab.tasks.pos.data import Sentence, read_conllu, split_file
 from rnnlab.tasks.pos.model import Tagger, TaggerInput
 from rnnlab.training.checkpoint import load_weights
 from rnnlab.training.data import dataset_dir
-from rnnlab.training.loop import TrainConfig, fit, step_generator
+from rnnlab.training.loop import TrainConfig, fit
+from rnnlab.training.samplers import step_generator
 
 VOCAB_FILES = {"words": "words.json", "chars": "chars.json", "tags": "tags.json"}
 

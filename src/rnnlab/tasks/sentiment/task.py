@@ -46,7 +46,8 @@ from rnnlab.tasks.sentiment.model import SentimentClassifier, init_from_lm
 from rnnlab.training.checkpoint import load_weights
 from rnnlab.training.config import save_config
 from rnnlab.training.data import data_root
-from rnnlab.training.loop import EpochSampler, TrainConfig, fit
+from rnnlab.training.loop import TrainConfig, fit
+from rnnlab.training.samplers import EpochSampler
 
 if TYPE_CHECKING:
     from rnnlab.tasks.lm.task import TrainedLM
