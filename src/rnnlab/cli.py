@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         _cap_threads()
         rc: int = args.func(args)
         return rc
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:  # OSError: FileNotFoundError, a full disk, ...
         print(f"rnnlab: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -178,8 +178,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     )
     t0, c0 = time.perf_counter(), time.process_time()
 
-    def loss_fn(m: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        assert isinstance(m, TaskModel)
+    def loss_fn(m: TaskModel, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         return m.loss(*batch)
 
     result = fit(model, cfg, batch_fn, loss_fn, progress=False)

@@ -37,8 +37,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from rnnlab.nn.layers import BACKENDS
 from rnnlab.tasks.parity.model import ParityRNN
 from rnnlab.training.checkpoint import load_weights
+from rnnlab.training.config import RangeChecked, ranged, unranged
 from rnnlab.training.loop import TrainConfig, fit
 from rnnlab.training.samplers import HASH_SPLITS, sample_hash_split, step_generator
 
@@ -48,26 +50,26 @@ TARGETS = ("every", "final")
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    dir: str = ""  # unused: parity sequences are generated, not read
-    target: str = "every"  # every (a target per step) | final (the last target only)
-    min_len: int = 1
-    max_len: int = 20
-    dev_size: int = 1000
-    test_size: int = 2000
-    long_len: int = 200  # ``evaluate("long")`` scores test sequences of this length
-    seed: int = 1234  # the dev/test sets' sampling seed (the split itself is fixed)
+class DataConfig(RangeChecked):
+    dir: str = unranged("", "unused: parity sequences are generated, not read")
+    target: str = ranged("every", choices=TARGETS)  # every: a target per step; final: the last
+    min_len: int = ranged(1, ge=1)
+    max_len: int = ranged(20, ge=1)
+    dev_size: int = ranged(1000, ge=1)
+    test_size: int = ranged(2000, ge=4)  # ``evaluate("long")`` scores a quarter as many
+    long_len: int = ranged(200, ge=1)  # ``evaluate("long")`` scores test sequences this long
+    seed: int = ranged(1234, ge=0)  # the dev/test sets' sampling seed (the split is fixed)
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    hidden: int = 8
-    nonlinearity: str = "tanh"  # tanh | relu (an Elman RNN)
-    backend: str = "fused"  # explicit | scripted | fused
+class ModelConfig(RangeChecked):
+    hidden: int = ranged(8, ge=1)
+    nonlinearity: str = ranged("tanh", choices=("tanh", "relu"))  # of the Elman RNN
+    backend: str = ranged("fused", choices=BACKENDS)
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(RangeChecked):
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
@@ -77,7 +79,7 @@ class Config:
     )
     # Stop once every dev target is right with a logit of at least this size (6: p > 0.997).
     # A confident solution saturates the state, which is what carries it to longer inputs.
-    margin: float = 6.0
+    margin: float = ranged(6.0, ge=0)
 
 
 # --- data ------------------------------------------------------------------------------
@@ -245,12 +247,10 @@ def train_model(
         bits, lengths = sample_split(cfg.train.batch_size, "train", d.min_len, d.max_len, gen)
         return _to(make_batch(bits, lengths), device)
 
-    def loss_fn(m: torch.nn.Module, b: Batch) -> torch.Tensor:
-        assert isinstance(m, ParityRNN)
+    def loss_fn(m: ParityRNN, b: Batch) -> torch.Tensor:
         return loss_of(m, b, d.target)
 
-    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
-        assert isinstance(m, ParityRNN)
+    def eval_fn(m: ParityRNN) -> dict[str, float]:
         return score(m, dev, d.target)
 
     result = fit(

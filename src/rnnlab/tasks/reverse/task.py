@@ -29,8 +29,11 @@ from typing import Any
 
 import torch
 
-from rnnlab.nn.seq2seq import Seq2Seq
+from rnnlab.nn.attention import KINDS as ATTENTION_KINDS
+from rnnlab.nn.layers import BACKENDS
+from rnnlab.nn.seq2seq import CELLS, Seq2Seq
 from rnnlab.training.checkpoint import load_weights
+from rnnlab.training.config import RangeChecked, ranged
 from rnnlab.training.loop import TrainConfig, fit
 from rnnlab.training.samplers import HASH_SPLITS, sample_hash_split, step_generator
 
@@ -39,29 +42,29 @@ SHARED_BELOW = 100  # lengths with fewer possible sequences than this are in eve
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    vocab: int = 10  # K: tokens are 0..K-1
-    min_len: int = 1
-    max_len: int = 10
-    dev_size: int = 1000
-    test_size: int = 2000
-    seed: int = 1234  # the dev/test sets' sampling seed (the split itself is fixed)
+class DataConfig(RangeChecked):
+    vocab: int = ranged(10, ge=2)  # K: tokens are 0..K-1
+    min_len: int = ranged(1, ge=1)
+    max_len: int = ranged(10, ge=1)
+    dev_size: int = ranged(1000, ge=1)
+    test_size: int = ranged(2000, ge=1)
+    seed: int = ranged(1234, ge=0)  # the dev/test sets' sampling seed (the split is fixed)
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    cell: str = "gru"  # rnn | gru | lstm
-    embed: int = 32
-    hidden: int = 128
-    layers: int = 1
-    attention: str = "none"  # none | additive | dot | general
-    input_feeding: bool = False
-    bidirectional: bool = False  # of the encoder
-    backend: str = "fused"  # explicit | scripted | fused
+class ModelConfig(RangeChecked):
+    cell: str = ranged("gru", choices=CELLS)
+    embed: int = ranged(32, ge=1)
+    hidden: int = ranged(128, ge=1)
+    layers: int = ranged(1, ge=1)
+    attention: str = ranged("none", choices=("none", *ATTENTION_KINDS))
+    input_feeding: bool = ranged(False)
+    bidirectional: bool = ranged(False)  # of the encoder
+    backend: str = ranged("fused", choices=BACKENDS)
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(RangeChecked):
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
@@ -69,7 +72,7 @@ class Config:
             steps=4000, batch_size=256, lr=3e-3, eval_every=100, log_every=50
         )
     )
-    goal: float = 1.0  # stop once dev exact-sequence accuracy reaches this
+    goal: float = ranged(1.0, ge=0, le=1)  # stop once dev exact-sequence accuracy reaches this
 
 
 def special_ids(k: int) -> tuple[int, int, int]:
@@ -231,12 +234,10 @@ def train_model(
         )
         return make_batch(src, lengths, d.vocab).to(device)
 
-    def loss_fn(m: torch.nn.Module, b: Batch) -> torch.Tensor:
-        assert isinstance(m, Seq2Seq)
+    def loss_fn(m: Seq2Seq, b: Batch) -> torch.Tensor:
         return m.loss(b.src, b.src_len, b.tgt_in, b.tgt_out)
 
-    def eval_fn(m: torch.nn.Module) -> dict[str, float]:
-        assert isinstance(m, Seq2Seq)
+    def eval_fn(m: Seq2Seq) -> dict[str, float]:
         r = score(m, dev, d.vocab, device)
         return {"exact": r["exact"], "token_acc": r["token_acc"]}
 
