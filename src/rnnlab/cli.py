@@ -136,12 +136,10 @@ def cmd_lecture(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    import tomli_w
-
-    from rnnlab.training.config import to_dict
+    from rnnlab.training.config import annotated_toml
 
     cfg = build_config(args.task, args)
-    print(tomli_w.dumps({"task": args.task, **to_dict(cfg)}), end="")
+    print(annotated_toml(cfg, task=args.task), end="")
     return 0
 
 

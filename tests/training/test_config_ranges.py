@@ -165,3 +165,16 @@ def test_cli_reports_an_out_of_range_setting_in_one_line(capsys):
     err = capsys.readouterr().err
     assert rc == 2
     assert err == "rnnlab: error: train.steps: expected a value >= 0, got -5\n"
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_rnnlab_config_prints_ranges_as_comments_and_stays_valid_toml(task, capsys):
+    from rnnlab.training.config import tomllib  # tomli before Python 3.11
+
+    assert cli.main(["config", task]) == 0
+    out = capsys.readouterr().out
+    data = tomllib.loads(out)
+    assert data.pop("task") == task
+    assert data == to_dict(get_task(task).Config())  # the comments change nothing
+    assert "batch_size = " in out and "# >= 1" in out
+    assert "# one of 'adam', 'adamw'" in out

@@ -79,20 +79,8 @@ class Range:
             return f"one of {names}"
         if self.free:
             return self.free
-        low = (
-            ("[", self.ge)
-            if self.ge is not None
-            else ("(", self.gt)
-            if self.gt is not None
-            else None
-        )
-        high = (
-            ("]", self.le)
-            if self.le is not None
-            else (")", self.lt)
-            if self.lt is not None
-            else None
-        )
+        low = next(((b, v) for b, v in (("[", self.ge), ("(", self.gt)) if v is not None), None)
+        high = next(((b, v) for b, v in (("]", self.le), (")", self.lt)) if v is not None), None)
         if low and high:
             return f"in {low[0]}{_num(low[1])}, {_num(high[1])}{high[0]}"
         if low:
@@ -355,6 +343,36 @@ def save_config(cfg: Any, path: str | Path, task: str | None = None) -> None:
     if task is not None:
         data = {"task": task, **data}
     Path(path).write_text(tomli_w.dumps(data))
+
+
+def annotated_toml(cfg: Any, task: str | None = None) -> str:
+    """``cfg`` as TOML (as ``save_config`` writes it) with each setting's valid range as a
+    comment: ``batch_size = 32  # >= 1`` (what ``rnnlab config TASK`` prints)."""
+    head = tomli_w.dumps({"task": task}) if task is not None else ""
+    return head + "".join(_annotated(cfg, ""))
+
+
+def _annotated(cfg: Any, section: str) -> list[str]:
+    lines, tables = [], []
+    values = to_dict(cfg)
+    for f in dataclasses.fields(cfg):
+        if f.name not in values:
+            continue
+        if dataclasses.is_dataclass(getattr(cfg, f.name)):
+            tables.append(f)
+            continue
+        text = tomli_w.dumps({f.name: values[f.name]})
+        rng = range_of(f)
+        if rng is not None and (note := rng.describe()) != "any value of its type":
+            if isinstance(values[f.name], list) and not rng.choices:
+                note = "each " + note
+            first, _, rest = text.partition("\n")
+            text = f"{first}  # {note}\n{rest}"
+        lines.append(text)
+    for f in tables:
+        name = f"{section}{f.name}"
+        lines += [f"\n[{name}]\n", *_annotated(getattr(cfg, f.name), name + ".")]
+    return lines
 
 
 def replace(cfg: C, **changes: Any) -> C:

@@ -2,11 +2,24 @@
 
 ``fit`` takes a model, a ``batch_fn(step)`` that returns the batch for a given step
 (deterministic in the step, so that a resumed run sees exactly the batches it would have
-seen), a ``loss_fn(model, batch)`` and an ``eval_fn(model)`` returning dev metrics. It
-gives: Adam/AdamW, clipping by global norm, a warm-up + constant/linear/cosine schedule,
-early stopping on a dev metric, a progress bar, ``metrics.jsonl``, checkpoints as
-safetensors (+ ``trainer.json``) and resume after an interruption with no repeated or
-lost steps. The best model on dev is kept as ``run_dir/model.safetensors``.
+seen; see ``rnnlab.training.samplers``), a ``loss_fn(model, batch)`` and an
+``eval_fn(model)`` returning dev metrics, of which ``metric`` names the one that picks
+the best model. It gives: Adam/AdamW, clipping by global norm, a warm-up +
+constant/linear/cosine schedule, early stopping on a dev metric, a progress bar,
+``metrics.jsonl``, checkpoints as safetensors (+ ``trainer.json``) and resume after an
+interruption with no repeated or lost steps.
+
+- A fresh start seeds ``random``, NumPy and torch with ``TrainConfig.seed``; a resumed
+  run restores torch's generator from its checkpoint instead.
+- The model ``fit`` returns holds the best weights on dev (kept in memory; with a
+  ``run_dir`` also as ``run_dir/model.safetensors``).
+- ``TrainConfig.epochs > 0`` trains that many epochs of ``fit(steps_per_epoch=...)``
+  steps instead of ``TrainConfig.steps``.
+- A ``run_dir`` has one writer at a time (``rnnlab.training.lock``). Given a finished
+  run folder, ``fit`` trains on only if ``steps`` has been raised (and the run did not
+  stop early); otherwise it says "already trained" and returns the folder's best model.
+- A NaN or infinite loss raises ``LossNotFinite`` (a ``ValueError``) naming the step;
+  the best model so far stays in ``model`` and on disk.
 """
 
 from __future__ import annotations
@@ -16,6 +29,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -225,23 +239,7 @@ def fit(
             "the best model, e.g. metric='acc'"
         )
     cfg = _steps_of(cfg, steps_per_epoch)
-    if run_dir is None:
-        return _fit(
-            model,
-            cfg,
-            batch_fn,
-            loss_fn,
-            eval_fn,
-            None,
-            metric,
-            higher_is_better,
-            resume,
-            progress,
-            desc,
-            stop_fn,
-            lr_scales,
-        )
-    with run_lock(run_dir):
+    with run_lock(run_dir) if run_dir is not None else nullcontext():
         return _fit(
             model,
             cfg,

@@ -135,7 +135,7 @@ def test_cli_predict_and_eval(run_dir: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_config_changes_are_checked() -> None:
-    with pytest.raises(ValueError, match=r"data\.vocab must be at least 2"):
+    with pytest.raises(ValueError, match=r"vocab: expected a value >= 2, got 1"):
         reverse.build_model(replace(SMALL, data=replace(SMALL.data, vocab=1)))
-    with pytest.raises(ValueError, match="attention expects one of"):
+    with pytest.raises(ValueError, match="attention: expected one of 'none', 'additive'"):
         reverse.build_model(replace(SMALL, model=replace(SMALL.model, attention="cosine")))
