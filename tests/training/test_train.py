@@ -473,3 +473,31 @@ def test_nan_loss_names_the_step_and_keeps_the_best_model(tmp_path: Path):
             lambda m, b: loss_fn(m, b) * math.inf,
             progress=False,
         )
+
+
+def test_a_finished_run_without_evaluation_returns_its_final_model(tmp_path: Path, capsys):
+    cfg = TrainConfig(lr=0.05, steps=6)
+    trained = make_model()
+    fit(trained, cfg, batch_fn, loss_fn, run_dir=tmp_path, progress=False)
+    model = make_model()
+    res = fit(model, cfg, batch_fn, loss_fn, run_dir=tmp_path, progress=False)
+    assert "already trained: 6 steps, not evaluated; using its final model" in (
+        capsys.readouterr().err
+    )
+    assert res.steps == 6 and same_weights(model, trained.state_dict())
+
+
+def test_restore_best_false_returns_the_last_model():
+    seen: list[dict[str, torch.Tensor]] = []
+    model = make_model()
+    res = fit(
+        model,
+        TrainConfig(lr=0.05, steps=15, eval_every=5),
+        batch_fn,
+        loss_fn,
+        scripted_eval([0.9, 0.5, 0.1], seen),
+        metric="acc",
+        restore_best=False,
+        progress=False,
+    )
+    assert res.best_step == 5 and same_weights(model, seen[2])

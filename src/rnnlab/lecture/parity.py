@@ -511,6 +511,7 @@ def _train_final_only(
         desc="final label",
         stop_fn=stop,
         metric="acc",
+        restore_best=False,  # "acc" is at the curriculum's current length: the last model
     )
     model.eval()
     return model, cur, result.steps

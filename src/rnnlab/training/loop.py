@@ -218,12 +218,15 @@ def fit(
     stop_fn: Callable[[dict[str, float]], bool] | None = None,
     lr_scales: dict[str, float] | None = None,
     steps_per_epoch: int = 0,
+    restore_best: bool = True,
 ) -> FitResult:
     """Train ``model`` for ``cfg.steps`` steps (or ``cfg.epochs`` epochs of
     ``steps_per_epoch`` steps); see the module docstring.
 
     With ``eval_fn``, ``metric`` must name the key of its result that picks the best
-    model (``higher_is_better`` says which way); that model is in ``model`` on return.
+    model (``higher_is_better`` says which way); that model is in ``model`` on return
+    (``restore_best=False``: the last step's model, for a dev metric that cannot compare
+    models, e.g. one measured on a curriculum's changing lengths).
     ``stop_fn(dev_metrics)`` may end training early once a goal is reached.
     ``lr_scales``: see ``make_optimizer``.
 
@@ -254,6 +257,7 @@ def fit(
             desc,
             stop_fn,
             lr_scales,
+            restore_best,
         )
 
 
@@ -271,6 +275,7 @@ def _fit(
     desc: str,
     stop_fn: Callable[[dict[str, float]], bool] | None,
     lr_scales: dict[str, float] | None,
+    restore_best: bool,
 ) -> FitResult:
     opt = make_optimizer(model, cfg, lr_scales)
     start, best, best_step, since_best = 0, -math.inf, -1, 0
@@ -287,12 +292,13 @@ def _fit(
         if state.get("stopped") or start >= cfg.steps:
             ran = f"stopped early after {start}" if state.get("stopped") else f"{start}"
             more = "" if state.get("stopped") else " (raise train.steps to train further)"
+            kept = f"best at step {best_step}" if best_step >= 0 else "not evaluated"
             print(
-                f"{desc}: {run_dir} is already trained: {ran} steps, best at step "
-                f"{best_step}; using its best model{more}",
+                f"{desc}: {run_dir} is already trained: {ran} steps, {kept}; "
+                f"using its {'best' if best_step >= 0 else 'final'} model{more}",
                 file=sys.stderr,
             )
-            if best_path.is_file():
+            if restore_best and best_path.is_file():
                 ckpt.load_weights(model, best_path)
             history = _read_history(metrics_path)
             return FitResult(
@@ -311,7 +317,9 @@ def _fit(
     loss_acc, n_acc = 0.0, 0
     step = start
 
-    def restore_best() -> None:
+    def best_to_model() -> None:
+        if not restore_best:
+            return
         if best_state is not None:
             model.load_state_dict(best_state)
         elif best_path is not None and eval_fn is not None and best_step >= 0:
@@ -326,9 +334,11 @@ def _fit(
             batch = batch_fn(step)
             loss = loss_fn(model, batch)
             if not torch.isfinite(loss):
-                restore_best()
+                best_to_model()
                 raise LossNotFinite(
-                    _diverged(float(loss.detach()), step, lr, best_step, best_path, metric)
+                    _diverged(
+                        float(loss.detach()), step, lr, best_step, best_path, metric, restore_best
+                    )
                 )
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -392,7 +402,7 @@ def _fit(
             log_f.close()
     if best_path is not None and eval_fn is None:
         ckpt.save_weights(model, best_path)
-    restore_best()  # the best model on dev
+    best_to_model()  # the best model on dev
     return FitResult(
         _sign(best, higher_is_better),
         best_step,
@@ -404,15 +414,24 @@ def _fit(
 
 
 def _diverged(
-    loss: float, step: int, lr: float, best_step: int, best_path: Path | None, metric: str | None
+    loss: float,
+    step: int,
+    lr: float,
+    best_step: int,
+    best_path: Path | None,
+    metric: str | None,
+    in_model: bool,
 ) -> str:
     msg = f"training diverged: the loss of step {step + 1} is {loss} (learning rate {lr:.3g}); "
+    best = f"the best model so far (step {best_step}, by dev {metric})"
     if best_step < 0:
         msg += "no model was kept"
     elif best_path is not None:
-        msg += f"the best model so far (step {best_step}, by dev {metric}) is in {best_path}"
+        msg += f"{best} is in {best_path}"
+    elif in_model:
+        msg += f"the model holds {best}"
     else:
-        msg += f"the model holds the best weights so far (step {best_step}, by dev {metric})"
+        msg += f"{best} was not kept (restore_best=False)"
     return msg + "; a lower train.lr, a warm-up or train.clip_norm > 0 may help"
 
 
