@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lecture lecture-full test lint typecheck pytest bench clean
+.PHONY: install lecture lecture-quick lint typecheck pytest test bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)

@@ -136,12 +136,10 @@ def cmd_lecture(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    import tomli_w
-
-    from rnnlab.training.config import to_dict
+    from rnnlab.training.config import annotated_toml
 
     cfg = build_config(args.task, args)
-    print(tomli_w.dumps({"task": args.task, **to_dict(cfg)}), end="")
+    print(annotated_toml(cfg, task=args.task), end="")
     return 0
 
 
@@ -229,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         _cap_threads()
         rc: int = args.func(args)
         return rc
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:  # OSError: FileNotFoundError, a full disk, ...
         print(f"rnnlab: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

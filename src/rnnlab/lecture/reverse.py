@@ -33,7 +33,8 @@ from rnnlab.lecture.common import Claim, Context, Experiment
 from rnnlab.nn import layers
 from rnnlab.nn.seq2seq import Seq2Seq
 from rnnlab.tasks.reverse import task as task
-from rnnlab.training.loop import TrainConfig, fit, step_generator
+from rnnlab.training.loop import TrainConfig, fit
+from rnnlab.training.samplers import step_generator
 
 K = 10
 MAX_LEN = 10  # training lengths 1..MAX_LEN

@@ -94,6 +94,11 @@ class Task(ABC, Generic[C, R, M, X]):
     def train_config(self, cfg: C) -> Any:
         return cfg.train  # type: ignore[attr-defined]
 
+    def steps_per_epoch(self, cfg: C, res: R) -> int:
+        """Batches in one pass over a fixed training set (``train.epochs`` counts these);
+        0 for tasks that draw fresh data every step."""
+        return 0
+
     def fit(
         self,
         cfg: C,
@@ -121,6 +126,7 @@ class Task(ABC, Generic[C, R, M, X]):
             progress=progress,
             desc=desc or self.name,
             stop_fn=self.goal(cfg),
+            steps_per_epoch=self.steps_per_epoch(cfg, res),
         )
         model.eval()
         with torch.no_grad():

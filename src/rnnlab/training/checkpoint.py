@@ -8,9 +8,11 @@ checks names and shapes against the model and lists what is missing or unexpecte
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +26,83 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and a rename (no half-written file)."""
+class DiskFullError(ValueError):
+    """A file could not be written for lack of space; the previous file is intact."""
+
+    def __init__(self, path: Path, needed: int, free: int | None) -> None:
+        self.path, self.needed, self.free = path, needed, free
+        room = "" if free is None else f", {free:,} free"
+        super().__init__(
+            f"no space left on the device to write {path} ({needed:,} bytes needed{room}); "
+            "the previous file is unchanged: free some space and try again"
+        )
+
+
+_FULL = {errno.ENOSPC} | ({errno.EDQUOT} if hasattr(errno, "EDQUOT") else set())
+
+
+def _write_tmp(path: Path, data: bytes) -> Path:
+    """``data`` in ``path.tmp``, synced; on any failure no ``.tmp`` is left behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in _FULL:
+            try:
+                free: int | None = shutil.disk_usage(path.parent).free
+            except OSError:
+                free = None
+            raise DiskFullError(path, len(data), free) from exc
+        raise
+    return tmp
+
+
+def atomic_write_many(files: list[tuple[Path, bytes]]) -> None:
+    """Write every ``(path, data)`` to a temporary file first, then rename them all in
+    order: a full disk or another error while writing leaves every file as it was.
+
+    A full disk raises ``DiskFullError`` (a ``ValueError`` naming the file and the bytes
+    it needed); no temporary file is left behind.
+    """
+    tmps: list[Path] = []
+    try:
+        for path, data in files:
+            tmps.append(_write_tmp(path, data))
+    except BaseException:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, (path, _) in zip(tmps, files, strict=True):
+        os.replace(tmp, path)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename (no half-written file);
+    see ``atomic_write_many``."""
+    atomic_write_many([(path, data)])
+
+
+def tensor_files(
+    path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
+) -> list[tuple[Path, bytes]]:
+    """The bytes of a safetensors file and of its checksum sidecar, for
+    ``atomic_write_many``."""
+    path = Path(path)
+    flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    data = st_save(flat, metadata=metadata)
+    return [(path, data), (_sidecar(path), hashlib.sha256(data).hexdigest().encode())]
 
 
 def save_tensors(
     path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
 ) -> None:
-    path = Path(path)
-    flat = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    data = st_save(flat, metadata=metadata)
-    atomic_write(path, data)
-    atomic_write(_sidecar(path), hashlib.sha256(data).hexdigest().encode())
+    """``path`` and its checksum, both written before either replaces the old pair."""
+    atomic_write_many(tensor_files(path, tensors, metadata))
 
 
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
@@ -62,7 +122,7 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         )
     try:
         return st_load(data)
-    except (SafetensorError, Exception) as exc:
+    except SafetensorError as exc:
         raise ValueError(f"{path}: not a readable safetensors file: {exc}") from exc
 
 

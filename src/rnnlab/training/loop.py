@@ -2,47 +2,74 @@
 
 ``fit`` takes a model, a ``batch_fn(step)`` that returns the batch for a given step
 (deterministic in the step, so that a resumed run sees exactly the batches it would have
-seen), a ``loss_fn(model, batch)`` and an ``eval_fn(model)`` returning dev metrics. It
-gives: Adam/AdamW, clipping by global norm, a warm-up + constant/linear/cosine schedule,
-early stopping on a dev metric, a progress bar, ``metrics.jsonl``, checkpoints as
-safetensors (+ ``trainer.json``) and resume after an interruption with no repeated or
-lost steps. The best model on dev is kept as ``run_dir/model.safetensors``.
+seen; see ``rnnlab.training.samplers``), a ``loss_fn(model, batch)`` and an
+``eval_fn(model)`` returning dev metrics, of which ``metric`` names the one that picks
+the best model. It gives: Adam/AdamW, clipping by global norm, a warm-up +
+constant/linear/cosine schedule, early stopping on a dev metric, a progress bar,
+``metrics.jsonl``, checkpoints as safetensors (+ ``trainer.json``) and resume after an
+interruption with no repeated or lost steps.
+
+- A fresh start seeds ``random``, NumPy and torch with ``TrainConfig.seed``; a resumed
+  run restores torch's generator from its checkpoint instead.
+- The model ``fit`` returns holds the best weights on dev (kept in memory; with a
+  ``run_dir`` also as ``run_dir/model.safetensors``).
+- ``TrainConfig.epochs > 0`` trains that many epochs of ``fit(steps_per_epoch=...)``
+  steps instead of ``TrainConfig.steps``.
+- A ``run_dir`` has one writer at a time (``rnnlab.training.lock``). Given a finished
+  run folder, ``fit`` trains on only if ``steps`` has been raised (and the run did not
+  stop early); otherwise it says "already trained" and returns the folder's best model.
+- A NaN or infinite loss raises ``LossNotFinite`` (a ``ValueError``) naming the step;
+  the best model so far stays in ``model`` and on disk.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import numpy as np
 import torch
 
 from rnnlab.training import checkpoint as ckpt
+from rnnlab.training.config import RangeChecked, ranged
+from rnnlab.training.lock import run_lock
 from rnnlab.training.progress import Progress
+from rnnlab.training.samplers import seed_everything
+
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("constant", "linear", "cosine")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    optimizer: str = "adam"  # adam | adamw
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    clip_norm: float = 1.0  # 0 disables clipping
-    steps: int = 1000
-    batch_size: int = 32
-    schedule: str = "constant"  # constant | linear | cosine (after warm-up)
-    warmup: int = 0
-    min_lr_ratio: float = 0.0  # floor of linear/cosine decay, as a fraction of lr
-    eval_every: int = 200
-    patience: int = 0  # evaluations without improvement before stopping; 0 = never stop early
-    seed: int = 0
-    log_every: int = 50
+class TrainConfig(RangeChecked):
+    """How ``fit`` trains. ``epochs > 0`` replaces ``steps`` by ``epochs`` passes over a
+    fixed data set: ``fit(..., steps_per_epoch=sampler.per_epoch)`` says how many steps
+    one pass takes (tasks that draw fresh data every step have no epochs)."""
+
+    optimizer: str = ranged("adam", choices=OPTIMIZERS)
+    lr: float = ranged(1e-3, gt=0)
+    weight_decay: float = ranged(0.0, ge=0)
+    clip_norm: float = ranged(1.0, ge=0)  # 0 disables clipping
+    steps: int = ranged(1000, ge=0)
+    epochs: int = ranged(0, ge=0)  # > 0: train this many epochs instead of ``steps``
+    batch_size: int = ranged(32, ge=1)
+    schedule: str = ranged("constant", choices=SCHEDULES)  # after warm-up
+    warmup: int = ranged(0, ge=0)
+    min_lr_ratio: float = ranged(0.0, ge=0, le=1)  # floor of linear/cosine decay, x lr
+    eval_every: int = ranged(200, ge=1)
+    patience: int = ranged(0, ge=0)  # evaluations without improvement before stopping; 0 = never
+    seed: int = ranged(0, ge=0)  # fit seeds random, NumPy and torch with it at a fresh start
+    log_every: int = ranged(50, ge=1)
+
+
+ModelT = TypeVar("ModelT", bound=torch.nn.Module)
+BatchT = TypeVar("BatchT")
 
 
 @dataclass
@@ -53,38 +80,6 @@ class FitResult:
     stopped_early: bool
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """A CPU generator that depends only on (seed, step): data for a step, reproducibly."""
-    g = torch.Generator()
-    g.manual_seed((seed * 1_000_003 + step) % (2**63 - 1))
-    return g
-
-
-class EpochSampler:
-    """Shuffled mini-batch indices, a fresh permutation each epoch, addressable by step."""
-
-    def __init__(self, n: int, batch_size: int, seed: int, drop_last: bool = False) -> None:
-        if n <= 0:
-            raise ValueError(f"cannot sample batches from an empty data set (n={n})")
-        self.n, self.batch_size, self.seed = n, batch_size, seed
-        self.per_epoch = n // batch_size if drop_last and n >= batch_size else -(-n // batch_size)
-        self._epoch = -1
-        self._perm = torch.empty(0, dtype=torch.long)
-
-    def indices(self, step: int) -> torch.Tensor:
-        epoch, i = divmod(step, self.per_epoch)
-        if epoch != self._epoch:
-            self._perm = torch.randperm(self.n, generator=step_generator(self.seed, -1 - epoch))
-            self._epoch = epoch
-        return self._perm[i * self.batch_size : (i + 1) * self.batch_size]
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -139,12 +134,18 @@ CKPT_DIR = "checkpoint"
 def save_checkpoint(
     run_dir: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, state: dict[str, Any]
 ) -> None:
+    """Model, optimizer (+ torch's RNG) and ``state``, all written before any replaces the
+    previous checkpoint, so that a full disk leaves the previous checkpoint whole."""
     d = run_dir / CKPT_DIR
-    ckpt.save_tensors(d / "model.safetensors", dict(model.state_dict()))
     tensors, meta = ckpt.optimizer_to_tensors(opt)
     tensors["rng.torch"] = torch.get_rng_state()
-    ckpt.save_tensors(d / "optimizer.safetensors", tensors, metadata=meta)
-    ckpt.atomic_write(d / "trainer.json", json.dumps(state, indent=1).encode())
+    ckpt.atomic_write_many(
+        [
+            *ckpt.tensor_files(d / "model.safetensors", dict(model.state_dict())),
+            *ckpt.tensor_files(d / "optimizer.safetensors", tensors, metadata=meta),
+            (d / "trainer.json", json.dumps(state, indent=1).encode()),
+        ]
+    )
 
 
 def load_checkpoint(
@@ -178,43 +179,136 @@ def _rewrite_metrics(path: Path, upto_step: int) -> None:
     path.write_text("".join(x + "\n" for x in keep))
 
 
+class LossNotFinite(ValueError, FloatingPointError):
+    """The training loss became NaN or infinite (the best model so far stays usable)."""
+
+
+def _steps_of(cfg: TrainConfig, steps_per_epoch: int) -> TrainConfig:
+    """``cfg`` with ``steps`` from ``epochs`` when epochs are asked for."""
+    if cfg.epochs <= 0:
+        return cfg
+    if steps_per_epoch <= 0:
+        raise ValueError(
+            f"train.epochs = {cfg.epochs} counts passes over a fixed training set, but this "
+            "training draws fresh data every step (fit got no steps_per_epoch): "
+            "set train.steps instead"
+        )
+    return replace(cfg, steps=cfg.epochs * steps_per_epoch)
+
+
+def _read_history(path: Path) -> list[dict[str, float]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def fit(
-    model: torch.nn.Module,
+    model: ModelT,
     cfg: TrainConfig,
-    batch_fn: Callable[[int], Any],
-    loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
-    eval_fn: Callable[[torch.nn.Module], dict[str, float]] | None = None,
+    batch_fn: Callable[[int], BatchT],
+    loss_fn: Callable[[ModelT, BatchT], torch.Tensor],
+    eval_fn: Callable[[ModelT], dict[str, float]] | None = None,
     *,
     run_dir: Path | None = None,
-    metric: str = "acc",
+    metric: str | None = None,
     higher_is_better: bool = True,
     resume: bool = True,
     progress: bool = True,
     desc: str = "train",
     stop_fn: Callable[[dict[str, float]], bool] | None = None,
     lr_scales: dict[str, float] | None = None,
+    steps_per_epoch: int = 0,
+    restore_best: bool = True,
 ) -> FitResult:
-    """Train ``model`` for ``cfg.steps`` steps; see the module docstring.
+    """Train ``model`` for ``cfg.steps`` steps (or ``cfg.epochs`` epochs of
+    ``steps_per_epoch`` steps); see the module docstring.
 
-    ``stop_fn(dev_metrics)`` may end training early once a goal is reached. ``lr_scales``:
-    see ``make_optimizer``.
+    With ``eval_fn``, ``metric`` must name the key of its result that picks the best
+    model (``higher_is_better`` says which way); that model is in ``model`` on return
+    (``restore_best=False``: the last step's model, for a dev metric that cannot compare
+    models, e.g. one measured on a curriculum's changing lengths).
+    ``stop_fn(dev_metrics)`` may end training early once a goal is reached.
+    ``lr_scales``: see ``make_optimizer``.
+
+    With ``run_dir``, fit holds the folder's lock (``rnnlab.training.lock``) and resumes
+    from its checkpoint. A finished run folder is not trained again: fit reports
+    "already trained" and puts the folder's best model in ``model``, unless ``cfg.steps``
+    is now larger than the steps it ran (and it was not stopped early): then training
+    continues to the new step count (the learning-rate schedule follows the new count).
     """
+    if eval_fn is not None and metric is None:
+        raise ValueError(
+            "fit got an eval_fn but no metric: name the key of its result that picks "
+            "the best model, e.g. metric='acc'"
+        )
+    cfg = _steps_of(cfg, steps_per_epoch)
+    with run_lock(run_dir) if run_dir is not None else nullcontext():
+        return _fit(
+            model,
+            cfg,
+            batch_fn,
+            loss_fn,
+            eval_fn,
+            run_dir,
+            metric,
+            higher_is_better,
+            resume,
+            progress,
+            desc,
+            stop_fn,
+            lr_scales,
+            restore_best,
+        )
+
+
+def _fit(
+    model: ModelT,
+    cfg: TrainConfig,
+    batch_fn: Callable[[int], BatchT],
+    loss_fn: Callable[[ModelT, BatchT], torch.Tensor],
+    eval_fn: Callable[[ModelT], dict[str, float]] | None,
+    run_dir: Path | None,
+    metric: str | None,
+    higher_is_better: bool,
+    resume: bool,
+    progress: bool,
+    desc: str,
+    stop_fn: Callable[[dict[str, float]], bool] | None,
+    lr_scales: dict[str, float] | None,
+    restore_best: bool,
+) -> FitResult:
     opt = make_optimizer(model, cfg, lr_scales)
     start, best, best_step, since_best = 0, -math.inf, -1, 0
     history: list[dict[str, float]] = []
     metrics_path = run_dir / "metrics.jsonl" if run_dir else None
-    if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if resume and (run_dir / CKPT_DIR / "trainer.json").exists():
-            state = load_checkpoint(run_dir, model, opt)
-            start, best, best_step = state["step"], state["best"], state["best_step"]
-            since_best = state["since_best"]
-            if state.get("done"):
-                return FitResult(
-                    _sign(best, higher_is_better), best_step, start, state["stopped"], 0.0
-                )
-            assert metrics_path is not None
-            _rewrite_metrics(metrics_path, start)
+    best_path = run_dir / "model.safetensors" if run_dir else None
+    best_state: dict[str, torch.Tensor] | None = None  # the best weights seen in this call
+    resumed = False
+    if run_dir is not None and resume and (run_dir / CKPT_DIR / "trainer.json").exists():
+        assert metrics_path is not None and best_path is not None
+        state = load_checkpoint(run_dir, model, opt)
+        start, best, best_step = state["step"], state["best"], state["best_step"]
+        since_best, resumed = state["since_best"], True
+        if state.get("stopped") or start >= cfg.steps:
+            ran = f"stopped early after {start}" if state.get("stopped") else f"{start}"
+            more = "" if state.get("stopped") else " (raise train.steps to train further)"
+            kept = f"best at step {best_step}" if best_step >= 0 else "not evaluated"
+            print(
+                f"{desc}: {run_dir} is already trained: {ran} steps, {kept}; "
+                f"using its {'best' if best_step >= 0 else 'final'} model{more}",
+                file=sys.stderr,
+            )
+            if restore_best and best_path.is_file():
+                ckpt.load_weights(model, best_path)
+            history = _read_history(metrics_path)
+            return FitResult(
+                _sign(best, higher_is_better), best_step, start, state["stopped"], 0.0, history
+            )
+        if state.get("done"):
+            print(f"{desc}: {run_dir} continues from step {start} to {cfg.steps}", file=sys.stderr)
+        _rewrite_metrics(metrics_path, start)
+    if not resumed:
+        seed_everything(cfg.seed)
     sign = 1.0 if higher_is_better else -1.0
     t0 = time.perf_counter()
     bar = Progress(total=cfg.steps, desc=desc, enabled=progress, start=start)
@@ -222,6 +316,15 @@ def fit(
     log_f = metrics_path.open("a") if metrics_path else None
     loss_acc, n_acc = 0.0, 0
     step = start
+
+    def best_to_model() -> None:
+        if not restore_best:
+            return
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        elif best_path is not None and eval_fn is not None and best_step >= 0:
+            ckpt.load_weights(model, best_path)  # the best of an earlier, resumed session
+
     try:
         model.train()
         while step < cfg.steps:
@@ -231,7 +334,12 @@ def fit(
             batch = batch_fn(step)
             loss = loss_fn(model, batch)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at step {step}")
+                best_to_model()
+                raise LossNotFinite(
+                    _diverged(
+                        float(loss.detach()), step, lr, best_step, best_path, metric, restore_best
+                    )
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.clip_norm > 0:
@@ -246,19 +354,23 @@ def fit(
                 loss_acc, n_acc = 0.0, 0
             at_eval = eval_fn is not None and (step % cfg.eval_every == 0 or step == cfg.steps)
             if at_eval:
-                assert eval_fn is not None
+                assert eval_fn is not None and metric is not None
                 model.eval()
                 with torch.no_grad():
                     dev = eval_fn(model)
                 model.train()
                 if metric not in dev:
-                    raise KeyError(f"eval_fn returned {sorted(dev)}, not the metric {metric!r}")
+                    raise ValueError(
+                        f"eval_fn returned {sorted(dev)}, without the metric {metric!r} "
+                        "that fit was told to pick the best model by"
+                    )
                 record = {"step": step, **record, **{f"dev_{k}": v for k, v in dev.items()}}
                 score = sign * dev[metric]
                 if score > best:
                     best, best_step, since_best = score, step, 0
-                    if run_dir is not None:
-                        ckpt.save_weights(model, run_dir / "model.safetensors")
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    if best_path is not None:
+                        ckpt.save_weights(model, best_path)
                 else:
                     since_best += 1
                 if (cfg.patience and since_best >= cfg.patience) or (stop_fn and stop_fn(dev)):
@@ -288,10 +400,9 @@ def fit(
         bar.close()
         if log_f:
             log_f.close()
-    if run_dir is not None and eval_fn is None:
-        ckpt.save_weights(model, run_dir / "model.safetensors")
-    if run_dir is not None and eval_fn is not None and best_step >= 0:
-        ckpt.load_weights(model, run_dir / "model.safetensors")  # the best model on dev
+    if best_path is not None and eval_fn is None:
+        ckpt.save_weights(model, best_path)
+    best_to_model()  # the best model on dev
     return FitResult(
         _sign(best, higher_is_better),
         best_step,
@@ -302,6 +413,28 @@ def fit(
     )
 
 
+def _diverged(
+    loss: float,
+    step: int,
+    lr: float,
+    best_step: int,
+    best_path: Path | None,
+    metric: str | None,
+    in_model: bool,
+) -> str:
+    msg = f"training diverged: the loss of step {step + 1} is {loss} (learning rate {lr:.3g}); "
+    best = f"the best model so far (step {best_step}, by dev {metric})"
+    if best_step < 0:
+        msg += "no model was kept"
+    elif best_path is not None:
+        msg += f"{best} is in {best_path}"
+    elif in_model:
+        msg += f"the model holds {best}"
+    else:
+        msg += f"{best} was not kept (restore_best=False)"
+    return msg + "; a lower train.lr, a warm-up or train.clip_norm > 0 may help"
+
+
 def _sign(best: float, higher_is_better: bool) -> float:
     return best if higher_is_better else -best
 
@@ -310,7 +443,3 @@ def set_threads(n: int) -> None:
     """Cap torch's intra-op threads (several processes on 2 cores must each take one)."""
     if n > 0:
         torch.set_num_threads(n)
-
-
-def isatty() -> bool:
-    return sys.stdout.isatty()

@@ -348,7 +348,7 @@ def shapes_run(tmp_path_factory):
             "model.hidden=64",
             "model.embed=24",
             "model.attn_dim=24",
-            "train.steps=80",
+            "train.steps=120",  # 80 was one lucky seed away from failing (BLEU 7-27)
             "train.batch_size=24",
             "train.eval_every=40",
             "train.warmup=10",

@@ -12,6 +12,7 @@ import torch
 from rnnlab.tasks.base import Run
 from rnnlab.tasks.parity import task as P
 from rnnlab.tasks.parity.model import DenseParity, ParityRNN, handset_parity_rnn
+from rnnlab.training.samplers import hash_bucket
 
 CPU = torch.device("cpu")
 
@@ -95,7 +96,7 @@ def horner_bucket(bits: list[int]) -> int:
 def test_bucket_of_is_horners_rule():
     gen = torch.Generator().manual_seed(1)
     bits, lengths = P.sample_split(500, None, 1, 40, gen)
-    got = P.bucket_of(bits, lengths).tolist()
+    got = hash_bucket(bits, lengths).tolist()
     want = [horner_bucket(bits[i, : lengths[i]].tolist()) for i in range(500)]
     assert got == want
 

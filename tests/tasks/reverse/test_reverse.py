@@ -11,9 +11,11 @@ import torch
 from rnnlab import cli
 from rnnlab.lecture.reverse import already_read, mirror_mass
 from rnnlab.tasks import load_run
+from rnnlab.tasks.base import Run
 from rnnlab.tasks.reverse import task as reverse
 from rnnlab.training.config import save_config
 from rnnlab.training.loop import TrainConfig
+from rnnlab.training.samplers import hash_bucket
 
 
 def test_encoding_of_the_docstring_example() -> None:
@@ -54,7 +56,7 @@ def test_splits_are_disjoint_and_seeded() -> None:
 
 def test_bucket_ignores_padding() -> None:
     src = torch.tensor([[3, 1, 4, 10, 10], [3, 1, 4, 0, 0]])
-    assert reverse.bucket_of(src, torch.tensor([3, 3])).unique().numel() == 1
+    assert hash_bucket(src, torch.tensor([3, 3])).unique().numel() == 1
 
 
 @pytest.mark.parametrize(
@@ -138,7 +140,7 @@ def test_beam_predict_decodes_all_lines_at_once_as_each_alone() -> None:
     """An untrained model (long, odd outputs): the batch keeps each line's own limit."""
     torch.manual_seed(3)
     model = reverse.build_model(SMALL).eval()
-    rm = reverse.ReverseModel(model, SMALL, torch.device("cpu"))
+    rm = Run(reverse.TASK, SMALL, None, model, torch.device("cpu"), Path("."))
     lines = ["3 1 4", "0", "2 2 0 1 4 4 3", "1 1"]
     together = rm.predict(lines, beam=3)
     assert together == [rm.predict([line], beam=3)[0] for line in lines]
@@ -147,7 +149,7 @@ def test_beam_predict_decodes_all_lines_at_once_as_each_alone() -> None:
 
 
 def test_config_changes_are_checked() -> None:
-    with pytest.raises(ValueError, match=r"data\.vocab must be at least 2"):
+    with pytest.raises(ValueError, match=r"vocab: expected a value >= 2, got 1"):
         reverse.build_model(replace(SMALL, data=replace(SMALL.data, vocab=1)))
-    with pytest.raises(ValueError, match="attention expects one of"):
+    with pytest.raises(ValueError, match="attention: expected one of 'none', 'additive'"):
         reverse.build_model(replace(SMALL, model=replace(SMALL.model, attention="cosine")))

@@ -31,6 +31,8 @@ from torch import nn
 
 from rnnlab.nn import cells, layers
 from rnnlab.nn.attention import AdditiveAttention
+from rnnlab.nn.layers import BACKENDS
+from rnnlab.training.config import RangeChecked, ranged
 
 # Run-folder names of the attention's weights (left) and where they now live (right).
 SAVED_NAMES = {
@@ -42,17 +44,19 @@ SAVED_NAMES = {
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    channels: tuple[int, ...] = (16, 32, 64)  # one conv block (conv, norm, relu, pool) each
-    convs_per_block: int = 1
-    cell: str = "gru"  # gru | lstm
-    embed: int = 48
-    hidden: int = 192
-    layers: int = 1
-    attention: bool = True
-    attn_dim: int = 64
-    dropout: float = 0.2
-    backend: str = "fused"  # rnnlab.nn.layers backend when attention is off
+class ModelConfig(RangeChecked):
+    # one conv block (conv, norm, relu, pool) per entry: its channels
+    channels: tuple[int, ...] = ranged((16, 32, 64), ge=1)
+    convs_per_block: int = ranged(1, ge=1)
+    cell: str = ranged("gru", choices=("gru", "lstm"))
+    embed: int = ranged(48, ge=1)
+    hidden: int = ranged(192, ge=1)
+    layers: int = ranged(1, ge=1)
+    attention: bool = ranged(True)
+    attn_dim: int = ranged(64, ge=1)
+    dropout: float = ranged(0.2, ge=0, lt=1)
+    # rnnlab.nn.layers backend when attention is off
+    backend: str = ranged("fused", choices=BACKENDS)
 
 
 class ConvEncoder(nn.Module):

@@ -47,7 +47,9 @@ from rnnlab.tasks.base import Run, Task
 from rnnlab.tasks.caption import coco, openmoji, shapes
 from rnnlab.tasks.caption.data import CaptionSet, caption_tokens, detokenize, load_image
 from rnnlab.tasks.caption.model import Captioner, ModelConfig
-from rnnlab.training.loop import EpochSampler, TrainConfig, seed_everything, step_generator
+from rnnlab.training.config import RangeChecked, ranged, unranged
+from rnnlab.training.loop import TrainConfig
+from rnnlab.training.samplers import EpochSampler, seed_everything, step_generator
 
 DATASETS = ("shapes", "openmoji", "coco")
 DEFAULT_SIZE = {"shapes": shapes.DEFAULT_SIZE, "openmoji": openmoji.DEFAULT_SIZE, "coco": 64}
@@ -55,27 +57,32 @@ RUN_INFO = "caption.json"
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    name: str = "shapes"  # shapes | openmoji | coco
-    dir: str = ""  # "" = the default data root
-    image_size: int = 0  # 0 = the data set's default (shapes 48, openmoji 48, coco 64)
-    seed: int = 0  # the split (openmoji, coco) or the scenes (shapes)
-    dev_size: int = 500  # shapes: dev scenes
-    test_size: int = 1000  # shapes: test scenes, and as many held-out scenes
-    pool_size: int = 5000  # shapes: training scenes the nearest-image baseline searches
-    shift: int = 2  # augmentation of stored images: random shift by up to this many pixels
-    min_freq: int = 1  # words rarer than this in training captions become <unk>
+class DataConfig(RangeChecked):
+    name: str = ranged("shapes", choices=DATASETS)
+    dir: str = unranged("", "a folder path; '' = the default data root")
+    # 0 = the data set's default (shapes 48, openmoji 48, coco 64)
+    image_size: int = ranged(0, ge=0)
+    seed: int = ranged(0, ge=0)  # the split (openmoji, coco) or the scenes (shapes)
+    dev_size: int = ranged(500, ge=1)  # shapes: dev scenes
+    test_size: int = ranged(1000, ge=1)  # shapes: test scenes, and as many held-out scenes
+    # shapes: training scenes the nearest-image baseline searches
+    pool_size: int = ranged(5000, ge=1)
+    # augmentation of stored images: random shift by up to this many pixels
+    shift: int = ranged(2, ge=0)
+    # words rarer than this in training captions become <unk>
+    min_freq: int = ranged(1, ge=1)
 
 
 @dataclass(frozen=True)
-class DecodeConfig:
-    beam: int = 3  # 1 = greedy; 3 with alpha 0 was best on OpenMoji dev (docs/captions.md)
-    alpha: float = 0.0  # length normalization: score = log p / length ** alpha
-    max_len: int = 0  # 0 = the longest training caption + 2
+class DecodeConfig(RangeChecked):
+    # 1 = greedy; 3 with alpha 0 was best on OpenMoji dev (docs/captions.md)
+    beam: int = ranged(3, ge=1)
+    alpha: float = ranged(0.0, ge=0)  # length normalization: score = log p / length ** alpha
+    max_len: int = ranged(0, ge=0)  # 0 = the longest training caption + 2
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(RangeChecked):
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)

@@ -35,7 +35,8 @@ import torch
 
 from rnnlab.tasks.chomsky.data import TASKS, get_task
 from rnnlab.tasks.chomsky.task import MODELS, TAPE_MODELS, TaskModel, make_model
-from rnnlab.training.loop import TrainConfig, fit, seed_everything, step_generator
+from rnnlab.training.loop import TrainConfig, fit
+from rnnlab.training.samplers import seed_everything, step_generator
 
 TRAIN_MAX = 40  # train on lengths 1..40
 TEST_MAX, QUICK_TEST_MAX = 500, 100  # test on 41..500 (quick: 41..100)
@@ -177,8 +178,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     )
     t0, c0 = time.perf_counter(), time.process_time()
 
-    def loss_fn(m: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        assert isinstance(m, TaskModel)
+    def loss_fn(m: TaskModel, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         return m.loss(*batch)
 
     result = fit(model, cfg, batch_fn, loss_fn, progress=False)

@@ -37,37 +37,42 @@ from typing import Any
 
 import torch
 
+from rnnlab.nn.layers import BACKENDS
 from rnnlab.nn.vocab import EOS, PAD, UNK, Vocab, tokenize
 from rnnlab.tasks.base import Run, Task, write_metrics
 from rnnlab.tasks.lm.model import LanguageModel
 from rnnlab.tasks.sentiment.data import PretrainText, load_pretraining
+from rnnlab.training.config import RangeChecked, ranged, unranged
 from rnnlab.training.data import data_root
-from rnnlab.training.loop import TrainConfig, step_generator
+from rnnlab.training.loop import TrainConfig
+from rnnlab.training.samplers import step_generator
 
 VOCAB_FILE = "vocab.json"
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    dir: str = ""
-    vocab_size: int = 30000
-    min_freq: int = 2
-    bptt: int = 70
+class DataConfig(RangeChecked):
+    dir: str = unranged("", "the data root; '' = the default")
+    vocab_size: int = ranged(30000, ge=4)  # <pad>, <unk>, </s> and at least one word
+    min_freq: int = ranged(2, ge=1)
+    bptt: int = ranged(70, ge=1)
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    embed: int = 256
-    hidden: int = 384
-    layers: int = 1
-    dropout: float = 0.2
-    cutoffs: tuple[int, ...] = (2000, 10000)  # adaptive softmax clusters; () = full softmax
-    backend: str = "fused"
-    bidirectional: bool = True  # a forward and a backward LM sharing embeddings and softmax
+class ModelConfig(RangeChecked):
+    embed: int = ranged(256, ge=1)
+    hidden: int = ranged(384, ge=1)
+    layers: int = ranged(1, ge=1)
+    dropout: float = ranged(0.2, ge=0, lt=1)
+    # adaptive softmax cluster boundaries (ids); () = full softmax
+    cutoffs: tuple[int, ...] = ranged((2000, 10000), ge=1)
+    backend: str = ranged("fused", choices=BACKENDS)
+    # a forward and a backward LM sharing embeddings and softmax
+    bidirectional: bool = ranged(True)
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(RangeChecked):
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
@@ -83,7 +88,7 @@ class Config:
             clip_norm=0.5,
         )
     )
-    seed: int = 0  # generation seed
+    seed: int = ranged(0, ge=0)  # generation seed
 
 
 def build_vocab(sentences: list[list[str]], d: DataConfig) -> Vocab:

@@ -28,7 +28,6 @@ an error.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,38 +36,39 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from rnnlab.nn.layers import BACKENDS
 from rnnlab.tasks.base import Run, Task
 from rnnlab.tasks.parity.model import ParityRNN
-from rnnlab.training.loop import TrainConfig, step_generator
+from rnnlab.training.config import RangeChecked, ranged, unranged
+from rnnlab.training.loop import TrainConfig
+from rnnlab.training.samplers import HASH_SPLITS, sample_hash_split, step_generator
 
-SPLITS = {"test": 0, "dev": 1}  # hash bucket of each held-out split; buckets 2..9 train
-_P = 2_147_483_647  # a prime modulus for the sequence hash
-_C = 1_000_003  # its multiplier
+SPLITS = HASH_SPLITS  # hash bucket of each held-out split; buckets 2..9 train
 SHARED_BELOW = 64  # lengths with fewer possible sequences than this are in every split
 TARGETS = ("every", "final")
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    dir: str = ""  # unused: parity sequences are generated, not read
-    target: str = "every"  # every (a target per step) | final (the last target only)
-    min_len: int = 1
-    max_len: int = 20
-    dev_size: int = 1000
-    test_size: int = 2000
-    long_len: int = 200  # ``evaluate("long")`` scores test sequences of this length
-    seed: int = 1234  # the dev/test sets' sampling seed (the split itself is fixed)
+class DataConfig(RangeChecked):
+    dir: str = unranged("", "unused: parity sequences are generated, not read")
+    target: str = ranged("every", choices=TARGETS)  # every: a target per step; final: the last
+    min_len: int = ranged(1, ge=1)
+    max_len: int = ranged(20, ge=1)
+    dev_size: int = ranged(1000, ge=1)
+    test_size: int = ranged(2000, ge=4)  # ``evaluate("long")`` scores a quarter as many
+    long_len: int = ranged(200, ge=1)  # ``evaluate("long")`` scores test sequences this long
+    seed: int = ranged(1234, ge=0)  # the dev/test sets' sampling seed (the split is fixed)
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    hidden: int = 8
-    nonlinearity: str = "tanh"  # tanh | relu (an Elman RNN)
-    backend: str = "fused"  # explicit | scripted | fused
+class ModelConfig(RangeChecked):
+    hidden: int = ranged(8, ge=1)
+    nonlinearity: str = ranged("tanh", choices=("tanh", "relu"))  # of the Elman RNN
+    backend: str = ranged("fused", choices=BACKENDS)
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(RangeChecked):
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
@@ -78,7 +78,7 @@ class Config:
     )
     # Stop once every dev target is right with a logit of at least this size (6: p > 0.997).
     # A confident solution saturates the state, which is what carries it to longer inputs.
-    margin: float = 6.0
+    margin: float = ranged(6.0, ge=0)
 
 
 # --- data ------------------------------------------------------------------------------
@@ -146,62 +146,17 @@ def encode(seqs: Sequence[Sequence[int]]) -> Batch:
     return make_batch(bits, lengths)
 
 
-@functools.lru_cache(maxsize=64)
-def _powers(steps: int) -> torch.Tensor:
-    out = [1]
-    for _ in range(steps):
-        out.append(out[-1] * _C % _P)
-    return torch.tensor(out, dtype=torch.long)  # (T + 1,)
-
-
-def bucket_of(bits: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """A hash bucket ``0..9`` per sequence, from its bits and length only: ``(B,)``.
-
-    The hash is Horner's rule ``h = L; h = (h * c + bit + 1) mod P`` over the real steps,
-    written out as ``L c^L + sum_i (bit_i + 1) c^(L-1-i)`` so that it takes a few tensor
-    operations instead of a loop over time.
-    """
-    steps = bits.shape[1]
-    powers = _powers(steps)  # (T + 1,): c^j mod P
-    lengths = lengths.long()
-    exponent = lengths.unsqueeze(1) - 1 - torch.arange(steps)  # (B, T): L - 1 - i
-    real = exponent >= 0  # (B, T)
-    terms = (bits.long() + 1) * powers[exponent.clamp(min=0)] % _P * real  # (B, T)
-    h = (lengths * powers[lengths] + terms.sum(1)) % _P  # (B,)
-    return (h * 2_654_435_761) % 2**32 % 10  # (B,)
-
-
 def sample_split(
     n: int, split: str | None, min_len: int, max_len: int, gen: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` random sequences of one split (``train``, ``dev``, ``test``; None: any).
 
     Lengths are uniform in ``min_len..max_len``, bits fair coins; each row keeps its
-    drawn length and redraws its bits until they fall in the split. Returns
+    drawn length and redraws its bits until they fall in the split
+    (``rnnlab.training.samplers.sample_hash_split``). Returns
     ``(bits (n, max_len), lengths (n,))`` with 0 after each length.
     """
-    if not 1 <= min_len <= max_len:
-        raise ValueError(f"lengths must satisfy 1 <= min_len <= max_len, got {min_len}..{max_len}")
-    if split is not None and split != "train" and split not in SPLITS:
-        raise ValueError(f"split expects train, dev or test, got {split!r}")
-    lengths = torch.randint(min_len, max_len + 1, (n,), generator=gen)  # (n,)
-    real = torch.arange(max_len).unsqueeze(0) < lengths.unsqueeze(1)  # (n, T)
-    bits = torch.randint(0, 2, (n, max_len), generator=gen) * real  # (n, T)
-    if split is None:
-        return bits, lengths
-    shared = 2.0 ** lengths.double() < SHARED_BELOW  # (n,)
-    todo = torch.ones(n, dtype=torch.bool)  # (n,)
-    for _ in range(10_000):
-        b = bucket_of(bits[todo], lengths[todo])  # (m,): only the rows still to place
-        ok = shared[todo] | ((b >= 2) if split == "train" else (b == SPLITS[split]))  # (m,)
-        todo[todo.clone()] = ~ok
-        if not bool(todo.any()):
-            return bits, lengths
-        redraw = torch.randint(0, 2, (int(todo.sum()), max_len), generator=gen)  # (m, T)
-        bits[todo] = redraw * real[todo]
-    raise ValueError(  # pragma: no cover - the split is never empty above SHARED_BELOW
-        f"could not draw {split} sequences of lengths {min_len}..{max_len}"
-    )
+    return sample_hash_split(n, split, 2, min_len, max_len, gen, pad=0, shared_below=SHARED_BELOW)
 
 
 def sample_batch(n: int, split: str | None, min_len: int, max_len: int, seed: int) -> Batch:

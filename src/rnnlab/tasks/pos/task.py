@@ -46,41 +46,46 @@ from typing import Any
 
 import torch
 
+from rnnlab.nn.layers import BACKENDS
 from rnnlab.nn.vocab import PAD, Vocab, pad_batch, tokenize
 from rnnlab.tasks.base import Run, Task, write_metrics
-from rnnlab.tasks.pos.data import Sentence, read_conllu, split_file
-from rnnlab.tasks.pos.model import Tagger, TaggerInput
+from rnnlab.tasks.pos.data import TAGSETS, Sentence, read_conllu, split_file
+from rnnlab.tasks.pos.model import CHAR_MODELS, Tagger, TaggerInput
+from rnnlab.training.config import RangeChecked, ranged, unranged
 from rnnlab.training.data import dataset_dir
-from rnnlab.training.loop import TrainConfig, step_generator
+from rnnlab.training.loop import TrainConfig
+from rnnlab.training.samplers import step_generator
 
 VOCAB_FILES = {"words": "words.json", "chars": "chars.json", "tags": "tags.json"}
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    dir: str = ""  # the data root (or the treebank folder itself); "" = the default root
-    name: str = "ud-english-ewt"  # the treebank folder: *-train/-dev/-test.conllu
-    tagset: str = "upos"  # upos | xpos
-    eval_batch_size: int = 256
+class DataConfig(RangeChecked):
+    # the data root (or the treebank folder itself); "" = the default root
+    dir: str = unranged("", "a folder path")
+    # the treebank folder: *-train/-dev/-test.conllu
+    name: str = unranged("ud-english-ewt", "a folder name under the data root")
+    tagset: str = ranged("upos", choices=TAGSETS)
+    eval_batch_size: int = ranged(256, ge=1)
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    word_dim: int = 100
-    lower: bool = True  # look word embeddings up by the lower-cased form
-    char_model: str = "lstm"  # lstm | cnn
-    char_dim: int = 50
-    char_hidden: int = 50  # per direction (the CNN gets 2x this many filters)
-    hidden: int = 200  # per direction
-    layers: int = 2
-    dropout: float = 0.33
-    word_dropout: float = 0.25  # alpha: p(<unk>) = alpha / (alpha + count); 0 = off
-    crf: bool = False
-    backend: str = "fused"  # explicit | scripted | fused
+class ModelConfig(RangeChecked):
+    word_dim: int = ranged(100, ge=1)
+    lower: bool = ranged(True)  # look word embeddings up by the lower-cased form
+    char_model: str = ranged("lstm", choices=CHAR_MODELS)
+    char_dim: int = ranged(50, ge=1)
+    char_hidden: int = ranged(50, ge=1)  # per direction (the CNN gets 2x this many filters)
+    hidden: int = ranged(200, ge=1)  # per direction
+    layers: int = ranged(2, ge=1)
+    dropout: float = ranged(0.33, ge=0, lt=1)
+    word_dropout: float = ranged(0.25, ge=0)  # alpha: p(<unk>) = alpha / (alpha + count); 0 = off
+    crf: bool = ranged(False)
+    backend: str = ranged("fused", choices=BACKENDS)
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(RangeChecked):
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
@@ -368,6 +373,10 @@ class PosTask(Task[Config, PosVocab, Tagger, list[str]]):
             return x.to(device), tags.to(device)
 
         return batch_fn
+
+    def steps_per_epoch(self, cfg: Config, res: PosVocab) -> int:
+        lengths = [len(s) for s in _cached_split(cfg.data, "train")]
+        return BucketSampler(lengths, cfg.train.batch_size, cfg.train.seed).per_epoch
 
     def loss(
         self, cfg: Config, model: Tagger, batch: tuple[TaggerInput, torch.Tensor]

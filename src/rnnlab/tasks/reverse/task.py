@@ -29,39 +29,42 @@ from typing import Any
 
 import torch
 
-from rnnlab.nn.seq2seq import Seq2Seq
+from rnnlab.nn.attention import KINDS as ATTENTION_KINDS
+from rnnlab.nn.layers import BACKENDS
+from rnnlab.nn.seq2seq import CELLS, Seq2Seq
 from rnnlab.tasks.base import Run, Task
-from rnnlab.training.loop import TrainConfig, step_generator
+from rnnlab.training.config import RangeChecked, ranged
+from rnnlab.training.loop import TrainConfig
+from rnnlab.training.samplers import HASH_SPLITS, sample_hash_split, step_generator
 
-SPLITS = {"test": 0, "dev": 1}  # hash bucket of each held-out split; buckets 2..9 train
-_P = 2_147_483_647  # a prime modulus for the sequence hash
+SPLITS = HASH_SPLITS  # hash bucket of each held-out split; buckets 2..9 train
 SHARED_BELOW = 100  # lengths with fewer possible sequences than this are in every split
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    vocab: int = 10  # K: tokens are 0..K-1
-    min_len: int = 1
-    max_len: int = 10
-    dev_size: int = 1000
-    test_size: int = 2000
-    seed: int = 1234  # the dev/test sets' sampling seed (the split itself is fixed)
+class DataConfig(RangeChecked):
+    vocab: int = ranged(10, ge=2)  # K: tokens are 0..K-1
+    min_len: int = ranged(1, ge=1)
+    max_len: int = ranged(10, ge=1)
+    dev_size: int = ranged(1000, ge=1)
+    test_size: int = ranged(2000, ge=1)
+    seed: int = ranged(1234, ge=0)  # the dev/test sets' sampling seed (the split is fixed)
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    cell: str = "gru"  # rnn | gru | lstm
-    embed: int = 32
-    hidden: int = 128
-    layers: int = 1
-    attention: str = "none"  # none | additive | dot | general
-    input_feeding: bool = False
-    bidirectional: bool = False  # of the encoder
-    backend: str = "fused"  # explicit | scripted | fused
+class ModelConfig(RangeChecked):
+    cell: str = ranged("gru", choices=CELLS)
+    embed: int = ranged(32, ge=1)
+    hidden: int = ranged(128, ge=1)
+    layers: int = ranged(1, ge=1)
+    attention: str = ranged("none", choices=("none", *ATTENTION_KINDS))
+    input_feeding: bool = ranged(False)
+    bidirectional: bool = ranged(False)  # of the encoder
+    backend: str = ranged("fused", choices=BACKENDS)
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(RangeChecked):
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
@@ -69,7 +72,7 @@ class Config:
             steps=4000, batch_size=256, lr=3e-3, eval_every=100, log_every=50
         )
     )
-    goal: float = 1.0  # stop once dev exact-sequence accuracy reaches this
+    goal: float = ranged(1.0, ge=0, le=1)  # stop once dev exact-sequence accuracy reaches this
 
 
 def special_ids(k: int) -> tuple[int, int, int]:
@@ -105,49 +108,21 @@ def sample_sources(
     n: int, k: int, min_len: int, max_len: int, gen: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` random sequences, PAD after each one's length: ``(n, max_len)``, ``(n,)``."""
-    if not 1 <= min_len <= max_len:
-        raise ValueError(f"lengths must satisfy 1 <= min_len <= max_len, got {min_len}..{max_len}")
-    lengths = torch.randint(min_len, max_len + 1, (n,), generator=gen)  # (n,)
-    src = torch.randint(0, k, (n, max_len), generator=gen)  # (n, S)
-    real = torch.arange(max_len).unsqueeze(0) < lengths.unsqueeze(1)  # (n, S)
-    return src.masked_fill(~real, special_ids(k)[0]), lengths
-
-
-def bucket_of(src: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """A hash bucket ``0..9`` per sequence, from its tokens and length only: ``(B,)``."""
-    h = lengths.clone()  # (B,)
-    for i in range(src.shape[1]):
-        mixed = (h * 1_000_003 + src[:, i] + 1) % _P
-        h = torch.where(i < lengths, mixed, h)
-    return (h * 2_654_435_761) % 2**32 % 10  # (B,)
+    return sample_split(n, None, k, min_len, max_len, gen)
 
 
 def sample_split(
-    n: int, split: str, k: int, min_len: int, max_len: int, gen: torch.Generator
+    n: int, split: str | None, k: int, min_len: int, max_len: int, gen: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` sequences of one split (``train``, ``dev`` or ``test``), lengths uniform.
+    """``n`` sequences of one split (``train``, ``dev`` or ``test``; None: any), lengths
+    uniform (``rnnlab.training.samplers.sample_hash_split``).
 
     Each row keeps its drawn length and redraws its tokens until they fall in the split.
     Lengths with fewer than ``SHARED_BELOW`` possible sequences (``K**L``) are too few to
     hold any out: such sequences belong to every split.
     """
-    if split != "train" and split not in SPLITS:
-        raise ValueError(f"split expects train, dev or test, got {split!r}")
-    src, lengths = sample_sources(n, k, min_len, max_len, gen)  # (n, S), (n,)
-    pad = special_ids(k)[0]
-    real = torch.arange(max_len).unsqueeze(0) < lengths.unsqueeze(1)  # (n, S)
-    shared = float(k) ** lengths.double() < SHARED_BELOW  # (n,)
-    todo = torch.ones(n, dtype=torch.bool)  # (n,)
-    for _ in range(10_000):
-        b = bucket_of(src, lengths)
-        ok = shared | ((b >= 2) if split == "train" else (b == SPLITS[split]))  # (n,)
-        todo &= ~ok
-        if not bool(todo.any()):
-            return src, lengths
-        redraw = torch.randint(0, k, (int(todo.sum()), max_len), generator=gen)  # (m, S)
-        src[todo] = redraw.masked_fill(~real[todo], pad)
-    raise ValueError(  # pragma: no cover - the split is never empty above SHARED_BELOW
-        f"could not draw {split} sequences of lengths {min_len}..{max_len} with K={k}"
+    return sample_hash_split(
+        n, split, k, min_len, max_len, gen, pad=special_ids(k)[0], shared_below=SHARED_BELOW
     )
 
 

@@ -41,14 +41,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rnnlab.nn.layers import BACKENDS
 from rnnlab.nn.vocab import Vocab, pad_batch, tokenize
 from rnnlab.tasks.base import Task, write_metrics
 from rnnlab.tasks.sentiment.data import LABELS, Corpus, folds, holdout, load_mr
-from rnnlab.tasks.sentiment.model import SentimentClassifier, init_from_lm
+from rnnlab.tasks.sentiment.model import POOLS, SentimentClassifier, init_from_lm
 from rnnlab.training.checkpoint import load_weights
-from rnnlab.training.config import save_config
+from rnnlab.training.config import RangeChecked, ranged, save_config, unranged
 from rnnlab.training.data import data_root
-from rnnlab.training.loop import EpochSampler, TrainConfig, fit
+from rnnlab.training.loop import TrainConfig, fit
+from rnnlab.training.samplers import EpochSampler
 
 if TYPE_CHECKING:
     from rnnlab.tasks.base import Run
@@ -57,44 +59,50 @@ VOCAB_FILE = "vocab.json"
 
 
 @dataclass(frozen=True)
-class DataConfig:
-    dir: str = ""
-    fold: int = -1  # -1: seeded 90/10 holdout; 0..folds-1: that CV fold is the test set
-    folds: int = 10
-    seed: int = 0  # folds and holdout
-    dev_fraction: float = 0.1  # of the training part, for picking the best step
-    min_freq: int = 2  # rarer training words share <unk>, so <unk> is trained too
-    train_fraction: float = 1.0  # < 1: a seeded subset of the training snippets (fewer labels)
+class DataConfig(RangeChecked):
+    dir: str = unranged("", "the data root; '' = the default")
+    fold: int = ranged(-1, ge=-1)  # -1: seeded 90/10 holdout; 0..folds-1: that CV fold is test
+    folds: int = ranged(10, ge=2)
+    seed: int = ranged(0, ge=0)  # folds and holdout
+    dev_fraction: float = ranged(0.1, gt=0, lt=1)  # of the training part, to pick the best step
+    min_freq: int = ranged(2, ge=1)  # rarer training words share <unk>, so <unk> is trained too
+    # < 1: a seeded subset of the training snippets (fewer labels)
+    train_fraction: float = ranged(1.0, gt=0, le=1)
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    embed: int = 200
-    hidden: int = 100
-    layers: int = 1
-    cell: str = "lstm"  # lstm | gru
-    bidirectional: bool = True
-    pooling: str = "last+max+mean"
-    dropout: float = 0.5
-    embed_dropout: float = 0.3
-    word_dropout: float = 0.0  # training only: each word becomes <unk> with this probability
-    adversarial: float = 0.0  # training only: > 0 adds the loss on embeddings moved this far
-    backend: str = "fused"
+class ModelConfig(RangeChecked):
+    embed: int = ranged(200, ge=1)
+    hidden: int = ranged(100, ge=1)
+    layers: int = ranged(1, ge=1)
+    cell: str = ranged("lstm", choices=("lstm", "gru"))
+    bidirectional: bool = ranged(True)
+    pooling: str = ranged("last+max+mean", choices=POOLS, joined="+")
+    dropout: float = ranged(0.5, ge=0, lt=1)
+    embed_dropout: float = ranged(0.3, ge=0, lt=1)
+    # training only: each word becomes <unk> with this probability
+    word_dropout: float = ranged(0.0, ge=0, lt=1)
+    # training only: > 0 adds the loss on embeddings moved this far
+    adversarial: float = ranged(0.0, ge=0)
+    backend: str = ranged("fused", choices=BACKENDS)
 
 
 @dataclass(frozen=True)
-class FinetuneConfig:
-    head_steps: int = 60  # stage 1: the head alone
-    head_lr: float = 3e-3
-    freeze_embed: bool = False  # True: stage 2 keeps the LM's embeddings fixed
-    rnn_lr_scale: float = 0.5  # stage 2: the LSTM's learning rate / the head's (ULMFiT 1/2.6)
-    embed_lr_scale: float = 0.25  # stage 2: the embeddings' learning rate / the head's
-    lm_steps: int = 0  # > 0: first fine-tune the LM on the training snippets' text (ULMFiT)
-    lm_lr: float = 1e-3  # its peak learning rate (warm-up of lm_steps // 10, linear decay)
+class FinetuneConfig(RangeChecked):
+    head_steps: int = ranged(60, ge=0)  # stage 1: the head alone
+    head_lr: float = ranged(3e-3, gt=0)
+    freeze_embed: bool = ranged(False)  # True: stage 2 keeps the LM's embeddings fixed
+    # stage 2: the LSTM's learning rate / the head's (ULMFiT 1/2.6)
+    rnn_lr_scale: float = ranged(0.5, ge=0)
+    embed_lr_scale: float = ranged(0.25, ge=0)  # stage 2: the embeddings' rate / the head's
+    # > 0: first fine-tune the LM on the training snippets' text (ULMFiT)
+    lm_steps: int = ranged(0, ge=0)
+    # its peak learning rate (warm-up of lm_steps // 10, linear decay)
+    lm_lr: float = ranged(1e-3, gt=0)
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(RangeChecked):
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
@@ -111,8 +119,10 @@ class Config:
         )
     )
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
-    pretrained: str = ""  # a language-model run folder (rnnlab train lm) to start from
-    ensemble: int = 1  # > 1: that many classifiers (train.seed + i), probabilities averaged
+    # a language-model run folder (rnnlab train lm) to start from
+    pretrained: str = unranged("", "a run folder of rnnlab train lm; '' = none")
+    # > 1: that many classifiers (train.seed + i), probabilities averaged
+    ensemble: int = ranged(1, ge=1)
 
 
 # --- data ------------------------------------------------------------------------------
@@ -242,6 +252,7 @@ def adapt_lm(
         warmup=ft.lm_steps // 10,
         eval_every=ft.lm_steps,
         seed=seed,
+        epochs=0,
     )
     batch_fn = lm_task.window_batches(ids, starts, bptt, lm_cfg.batch_size, seed, device)
     result = fit(
@@ -296,6 +307,7 @@ def train_model(
             lr=cfg.finetune.head_lr,
             warmup=0,
             schedule="constant",
+            epochs=0,
         )
         seconds += fit(
             model, head_cfg, batch_fn, loss_fn, None, progress=progress, desc="head"
@@ -314,6 +326,7 @@ def train_model(
         metric="acc",
         progress=progress,
         desc="sentiment",
+        steps_per_epoch=EpochSampler(len(data["train"]), cfg.train.batch_size, 0).per_epoch,
         lr_scales={"embed.": ft.embed_lr_scale, "rnn.": ft.rnn_lr_scale} if lm else None,
     )
     seconds += result.seconds
