@@ -385,3 +385,11 @@ def test_batch_first_state_round_trip() -> None:
     assert back[0].is_contiguous()
     only = state_to_batch_first(h)
     assert set(only) == {"h"} and torch.equal(state_from_batch_first(only), h)
+
+
+def test_length_mask_by_hand():
+    from rnnlab.nn.layers import length_mask
+
+    got = length_mask(torch.tensor([2, 0, 3]), 3)
+    want = [[True, True, False], [False, False, False], [True, True, True]]
+    assert got.tolist() == want

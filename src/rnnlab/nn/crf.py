@@ -24,6 +24,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from rnnlab.nn.layers import length_mask
+
 
 class CRF(nn.Module):
     def __init__(self, num_tags: int) -> None:
@@ -36,9 +38,7 @@ class CRF(nn.Module):
         self.end = nn.Parameter(torch.zeros(num_tags))  # (K,)
 
     def _mask(self, emissions: Tensor, lengths: Tensor) -> Tensor:
-        steps = emissions.shape[1]
-        t = torch.arange(steps, device=emissions.device)  # (T,)
-        return t[None, :] < lengths.to(emissions.device)[:, None]  # (B, T)
+        return length_mask(lengths.to(emissions.device), emissions.shape[1])  # (B, T)
 
     def score(self, emissions: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:
         """``s(y)`` of the given tag sequences: (B,)."""

@@ -617,3 +617,10 @@ __all__ = [
     "state_from_batch_first",
     "state_to_batch_first",
 ]
+
+
+def length_mask(lengths: Tensor, steps: int) -> Tensor:
+    """``(B, T)`` True at real steps ``t < lengths[b]``, False at padding (on ``lengths``'
+    device): the one padding mask of every model and task."""
+    t = torch.arange(steps, device=lengths.device)  # (T,)
+    return t.unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)

@@ -241,8 +241,7 @@ class Seq2Seq(nn.Module):
         if src.shape[0] and int(src_len.min()) < 1:
             raise ValueError("every source sequence needs at least one token")
         memory, state = self.encoder(src, src_len)  # (B, S, H)
-        positions = torch.arange(src.shape[1], device=src.device)  # (S,)
-        mask = positions.unsqueeze(0) < src_len.to(src.device).unsqueeze(1)  # (B, S)
+        mask = layers.length_mask(src_len.to(src.device), src.shape[1])  # (B, S)
         return memory, state, mask
 
     def forward(

@@ -32,6 +32,8 @@ import random
 import numpy as np
 import torch
 
+from rnnlab.nn.layers import length_mask
+
 HASH_SPLITS = {"test": 0, "dev": 1}  # hash bucket of each held-out split; 2..9 are train
 _P = 2_147_483_647  # a prime modulus for the sequence hash
 _C = 1_000_003  # its multiplier
@@ -162,7 +164,7 @@ def sample_hash_split(
     if split is not None and split != "train" and split not in HASH_SPLITS:
         raise ValueError(f"split expects train, dev or test, got {split!r}")
     lengths = torch.randint(min_len, max_len + 1, (n,), generator=gen)  # (n,)
-    real = torch.arange(max_len).unsqueeze(0) < lengths.unsqueeze(1)  # (n, T)
+    real = length_mask(lengths, max_len)  # (n, T)
     tokens = torch.randint(0, vocab, (n, max_len), generator=gen).masked_fill(~real, pad)
     if split is None:
         return tokens, lengths

@@ -36,7 +36,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from rnnlab.nn.layers import BACKENDS
+from rnnlab.nn.layers import BACKENDS, length_mask
 from rnnlab.tasks.base import Run, Task
 from rnnlab.tasks.parity.model import ParityRNN
 from rnnlab.training.config import RangeChecked, ranged, unranged
@@ -93,7 +93,7 @@ class Batch:
     @property
     def mask(self) -> torch.Tensor:
         """True at real steps: ``(B, T)``."""
-        return torch.arange(self.x.shape[1]).unsqueeze(0) < self.lengths.unsqueeze(1)
+        return length_mask(self.lengths, self.x.shape[1])
 
     @property
     def final(self) -> torch.Tensor:
@@ -108,7 +108,7 @@ def evenness(bits: torch.Tensor) -> torch.Tensor:
 
 def make_batch(bits: torch.Tensor, lengths: torch.Tensor) -> Batch:
     """Targets for right-padded ``bits`` ``(B, T)``; padding is zeroed in ``x`` and ``y``."""
-    real = torch.arange(bits.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
+    real = length_mask(lengths, bits.shape[1])  # (B, T)
     x = bits.float() * real  # (B, T)
     y = evenness(x) * real  # (B, T)
     return Batch(x, y, lengths.long())

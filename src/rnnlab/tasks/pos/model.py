@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.nn.crf import CRF
-from rnnlab.nn.layers import LSTM
+from rnnlab.nn.layers import LSTM, length_mask
 
 CHAR_MODELS = ("lstm", "cnn")
 
@@ -79,8 +79,7 @@ class CharCNN(nn.Module):
     def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
         x = self.embed(chars).transpose(1, 2)  # (U, C, E) -> (U, E, C)
         y = torch.relu(self.conv(x))  # (U, F, C)
-        steps = chars.shape[1]
-        real = torch.arange(steps, device=chars.device)[None, :] < lengths.to(chars.device)[:, None]
+        real = length_mask(lengths.to(chars.device), chars.shape[1])  # (U, C)
         y = y.masked_fill(~real[:, None, :], 0.0)  # (U, F, C): padding never wins (relu >= 0)
         return y.max(dim=2).values  # (U, F)
 
@@ -140,7 +139,7 @@ class Tagger(nn.Module):
         lengths = x.lengths.to(scores.device)  # (B,)
         if self.crf is not None:
             return self.crf.nll(scores, tags, lengths).sum() / lengths.sum()
-        real = torch.arange(tags.shape[1], device=tags.device)[None, :] < lengths[:, None]
+        real = length_mask(lengths, tags.shape[1])  # (B, T)
         return F.cross_entropy(scores[real], tags[real])  # over the (N,) real words
 
     @torch.no_grad()
@@ -150,5 +149,5 @@ class Tagger(nn.Module):
         lengths = x.lengths.to(scores.device)  # (B,)
         if self.crf is not None:
             return self.crf.viterbi(scores, lengths)  # (B, T)
-        real = torch.arange(scores.shape[1], device=scores.device)[None, :] < lengths[:, None]
+        real = length_mask(lengths, scores.shape[1])  # (B, T)
         return torch.where(real, scores.argmax(2), 0)  # (B, T)

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from rnnlab.nn.attention import KINDS as ATTENTION_KINDS
-from rnnlab.nn.layers import BACKENDS
+from rnnlab.nn.layers import BACKENDS, length_mask
 from rnnlab.nn.seq2seq import CELLS, Seq2Seq
 from rnnlab.tasks.base import Run, Task
 from rnnlab.training.config import RangeChecked, ranged
@@ -132,7 +132,7 @@ def make_batch(src: torch.Tensor, lengths: torch.Tensor, k: int) -> Batch:
     b, s = src.shape
     pos = torch.arange(s).unsqueeze(0)  # (1, S)
     mirror = (lengths.unsqueeze(1) - 1 - pos).clamp(min=0)  # (B, S): index of T-1-t
-    real = pos < lengths.unsqueeze(1)  # (B, S)
+    real = length_mask(lengths, s)  # (B, S)
     rev = torch.gather(src, 1, mirror).masked_fill(~real, pad)  # (B, S)
     tgt_out = torch.cat([rev, torch.full((b, 1), pad)], dim=1)  # (B, S + 1)
     tgt_out[torch.arange(b), lengths] = eos

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnlab.nn.layers import GRU, LSTM
+from rnnlab.nn.layers import GRU, LSTM, length_mask
 from rnnlab.tasks.lm.model import LanguageModel
 
 POOLS = ("last", "max", "mean")
@@ -31,11 +31,6 @@ def parse_pooling(pooling: str) -> list[str]:
             f"pooling expects parts of {'+'.join(POOLS)} joined by '+', got {pooling!r}"
         )
     return parts
-
-
-def real_mask(lengths: Tensor, steps: int) -> Tensor:
-    """``(B, T)`` True at real steps, False at padding."""
-    return torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]  # (B, T)
 
 
 class SentimentClassifier(nn.Module):
@@ -93,7 +88,7 @@ class SentimentClassifier(nn.Module):
         """Pooled features ``(B, P*D*H)`` of the inputs ``x`` ``(B, T, E)``."""
         out, state = self.rnn(x, lengths=lengths.cpu())  # (B, T, D*H); h_n (L*D, B, H)
         h_n = state[0] if isinstance(state, tuple) else state
-        mask = real_mask(lengths.to(out.device), out.shape[1]).unsqueeze(-1)  # (B, T, 1)
+        mask = length_mask(lengths.to(out.device), out.shape[1]).unsqueeze(-1)  # (B, T, 1)
         parts = []
         for pool in self.pools:
             if pool == "last":  # each direction's state at its own end of the sequence
@@ -125,7 +120,7 @@ class SentimentClassifier(nn.Module):
             x = x.detach().requires_grad_()
         loss = F.cross_entropy(self.classify(x, lengths), targets)
         (g,) = torch.autograd.grad(loss, x, retain_graph=True)  # (B, T, E)
-        mask = real_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1)  # (B, T, 1)
+        mask = length_mask(lengths.to(x.device), x.shape[1]).unsqueeze(-1)  # (B, T, 1)
         g = g.detach() * mask  # (B, T, E)
         norm = g.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]  # (B, 1, 1)
         adv = F.cross_entropy(self.classify(x + eps * g / norm, lengths), targets)
