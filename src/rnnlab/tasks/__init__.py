@@ -93,6 +93,17 @@ def read_run_config(run_dir: str | Path) -> tuple[str, Any]:
     if not isinstance(name, str):
         raise ValueError(f"{path}: expected a top-level 'task' key naming the task")
     task = get_task(name)
+    for old, new in task.renamed.items():  # run folders written before a rename still load
+        *head, last = old.split(".")
+        node = data
+        for part in head:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if isinstance(node, dict) and last in node:
+            *new_head, new_last = new.split(".")
+            target = data
+            for part in new_head:
+                target = target.setdefault(part, {})
+            target[new_last] = node.pop(last)
     try:
         cfg = from_dict(task.config_type, data)
     except ValueError as exc:

@@ -58,6 +58,8 @@ class Task(ABC, Generic[C, R, M, X]):
     higher_is_better: ClassVar[bool] = True
     splits: ClassVar[tuple[str, ...]] = ("dev", "test")  # what ``evaluate`` accepts
     predict_options: ClassVar[tuple[str, ...]] = ()  # keyword options of ``answer``
+    # settings renamed since run folders were first written: old dotted key -> new one
+    renamed: ClassVar[dict[str, str]] = {}
 
     # --- data-dependent resources ------------------------------------------------------
 

@@ -93,7 +93,7 @@ def test_word_dropout_rate() -> None:
     counts = torch.tensor([0.0, 0.0, 1.0, 3.0])  # <pad>, <unk>, a singleton, a word seen 3x
     words = torch.tensor([[2] * 5000 + [3] * 5000 + [0] * 100])  # (1, T)
     g = torch.Generator().manual_seed(0)
-    out = pos.word_dropout(words, counts, 0.5, 1, g)
+    out = pos.frequency_word_dropout(words, counts, 0.5, 1, g)
     assert abs(float((out[0, :5000] == 1).float().mean()) - 0.5 / 1.5) < 0.02
     assert abs(float((out[0, 5000:10000] == 1).float().mean()) - 0.5 / 3.5) < 0.02
     assert out[0, 10000:].eq(0).all()  # padding is never dropped
@@ -187,3 +187,12 @@ def test_presets_load() -> None:
     for path in presets:
         cfg = load_config(pos.Config, path)
         assert cfg.train.steps > 0 and cfg.model.hidden > 0
+
+
+def test_run_folders_from_before_the_rename_still_load(tmp_path: Path) -> None:
+    """Run folders written when pos called ``unk_alpha`` ``word_dropout`` keep loading."""
+    from rnnlab.tasks import read_run_config
+
+    (tmp_path / "config.toml").write_text('task = "pos"\n\n[model]\nword_dropout = 0.5\n')
+    name, cfg = read_run_config(tmp_path)
+    assert name == "pos" and cfg.model.unk_alpha == 0.5

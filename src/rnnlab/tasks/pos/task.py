@@ -22,7 +22,7 @@ vocabularies)::
     tags         [1, 3, 2, 0]        NOUN 1, VERB 3, PUNCT 2, <pad> 0 (ignored by the loss)
 
 In training, word dropout replaces a word id by ``<unk>`` with probability
-``alpha / (alpha + count(word))`` (``model.word_dropout`` = alpha), so rare words teach
+``alpha / (alpha + count(word))`` (``model.unk_alpha`` = alpha), so rare words teach
 the model what to do with unknown ones; the character model still sees the spelling.
 
 Raw text (``predict``) is split by ``rnnlab.nn.vocab.tokenize`` (whitespace, then each
@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -79,7 +79,7 @@ class ModelConfig(RangeChecked):
     hidden: int = ranged(200, ge=1)  # per direction
     layers: int = ranged(2, ge=1)
     dropout: float = ranged(0.33, ge=0, lt=1)
-    word_dropout: float = ranged(0.25, ge=0)  # alpha: p(<unk>) = alpha / (alpha + count); 0 = off
+    unk_alpha: float = ranged(0.25, ge=0)  # p(<unk>) = alpha / (alpha + count(word)); 0 = off
     crf: bool = ranged(False)
     backend: str = ranged("fused", choices=BACKENDS)
 
@@ -198,7 +198,7 @@ class BucketSampler:
         return self._batches[i].tolist()
 
 
-def word_dropout(
+def frequency_word_dropout(
     words: torch.Tensor, counts: torch.Tensor, alpha: float, unk: int, gen: torch.Generator
 ) -> torch.Tensor:
     """Replace ids by ``unk`` with probability ``alpha / (alpha + count)``: (B, T)."""
@@ -336,6 +336,8 @@ class PosTask(Task[Config, PosVocab, Tagger, list[str]]):
     config_type = Config
     metric = "acc"
     splits = ("train", "dev", "test")
+    # before this version pos called unk_alpha word_dropout, a name sentiment uses for a rate
+    renamed: ClassVar[dict[str, str]] = {"model.word_dropout": "model.unk_alpha"}
 
     def __init__(self) -> None:
         self.eval_seconds = 0.0  # time spent in dev evaluations while training
@@ -368,7 +370,9 @@ class PosTask(Task[Config, PosVocab, Tagger, list[str]]):
             idx = sampler.indices(step)
             x = enc.batch([train_set[i].words for i in idx])
             g = step_generator(cfg.train.seed, step)
-            x.words = word_dropout(x.words, counts, cfg.model.word_dropout, enc.words.unk_id, g)
+            x.words = frequency_word_dropout(
+                x.words, counts, cfg.model.unk_alpha, enc.words.unk_id, g
+            )
             tags = pad_batch([train_tags[i].tolist() for i in idx])[0]  # (B, T)
             return x.to(device), tags.to(device)
 
