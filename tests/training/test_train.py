@@ -310,7 +310,14 @@ def test_the_returned_model_is_the_best_on_dev(tmp_path: Path, with_run_dir: boo
     assert same_weights(model, seen[1]) and not same_weights(model, seen[3])
 
 
-def test_lower_is_better_picks_the_smallest():
+@pytest.mark.parametrize(
+    ("scores", "options", "best_step", "returned"),
+    [
+        ([3.0, 1.0, 2.0], {"higher_is_better": False}, 10, 1),  # the smallest
+        ([0.9, 0.5, 0.1], {"restore_best": False}, 5, 2),  # the last model, as asked
+    ],
+)
+def test_which_model_fit_returns(scores, options, best_step, returned):
     seen: list[dict[str, torch.Tensor]] = []
     model = make_model()
     res = fit(
@@ -318,12 +325,12 @@ def test_lower_is_better_picks_the_smallest():
         TrainConfig(lr=0.05, steps=15, eval_every=5),
         batch_fn,
         loss_fn,
-        scripted_eval([3.0, 1.0, 2.0], seen),
+        scripted_eval(scores, seen),
         metric="acc",
-        higher_is_better=False,
         progress=False,
+        **options,
     )
-    assert (res.best_step, res.best_metric) == (10, 1.0) and same_weights(model, seen[1])
+    assert res.best_step == best_step and same_weights(model, seen[returned])
 
 
 def test_epochs_count_passes_over_the_data():
@@ -485,19 +492,3 @@ def test_a_finished_run_without_evaluation_returns_its_final_model(tmp_path: Pat
         capsys.readouterr().err
     )
     assert res.steps == 6 and same_weights(model, trained.state_dict())
-
-
-def test_restore_best_false_returns_the_last_model():
-    seen: list[dict[str, torch.Tensor]] = []
-    model = make_model()
-    res = fit(
-        model,
-        TrainConfig(lr=0.05, steps=15, eval_every=5),
-        batch_fn,
-        loss_fn,
-        scripted_eval([0.9, 0.5, 0.1], seen),
-        metric="acc",
-        restore_best=False,
-        progress=False,
-    )
-    assert res.best_step == 5 and same_weights(model, seen[2])
