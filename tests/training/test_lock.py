@@ -83,3 +83,31 @@ def test_the_lock_is_reentrant_for_its_holder_only(tmp_path: Path):
         assert len(errors) == 1 and "another thread" in str(errors[0])
     with run_lock(tmp_path):  # released when the last holder leaves
         pass
+
+
+def test_train_task_is_refused_before_it_writes_anything(tmp_path: Path):
+    """A second trainer on a folder in use writes no config.toml over the first one's."""
+    import threading
+
+    import torch
+
+    from rnnlab.tasks import train_task
+    from rnnlab.tasks.parity import task as parity
+
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with run_lock(tmp_path):
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    try:
+        assert held.wait(10)
+        with pytest.raises(ValueError, match="being trained"):
+            train_task("parity", parity.Config(), tmp_path, torch.device("cpu"), progress=False)
+        assert not (tmp_path / "config.toml").exists()
+    finally:
+        release.set()
+        t.join(10)

@@ -23,6 +23,7 @@ import torch
 
 from rnnlab.tasks.base import Run, Task, load_task_run
 from rnnlab.training.config import from_dict, load_toml, save_config
+from rnnlab.training.lock import run_lock
 
 TASKS: dict[str, str] = {
     "parity": "rnnlab.tasks.parity.task:TASK",
@@ -76,11 +77,12 @@ def get_task(name: str) -> Task[Any, Any, Any, Any]:
 def train_task(
     name: str, cfg: Any, run_dir: Path, device: torch.device, progress: bool = True
 ) -> dict[str, float]:
-    """Write the resolved config, then train."""
+    """Write the resolved config, then train; the run folder is locked throughout, so a
+    second trainer on it is refused before it writes anything."""
     task = get_task(name)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir / "config.toml", task=name)
-    return task.train(cfg, run_dir, device, progress=progress)
+    with run_lock(run_dir):
+        save_config(cfg, run_dir / "config.toml", task=name)
+        return task.train(cfg, run_dir, device, progress=progress)
 
 
 def read_run_config(run_dir: str | Path) -> tuple[str, Any]:
