@@ -53,9 +53,9 @@ class DataConfig(RangeChecked):
 
 @dataclass(frozen=True)
 class ModelConfig(RangeChecked):
-    cell: str = ranged("gru", choices=CELLS)
+    cell: str = ranged("lstm", choices=CELLS)
     embed: int = ranged(32, ge=1)
-    hidden: int = ranged(128, ge=1)
+    hidden: int = ranged(64, ge=1)
     layers: int = ranged(1, ge=1)
     attention: str = ranged("none", choices=("none", *ATTENTION_KINDS))
     input_feeding: bool = ranged(False)
@@ -69,7 +69,13 @@ class Config(RangeChecked):
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(
         default_factory=lambda: TrainConfig(
-            steps=4000, batch_size=256, lr=3e-3, eval_every=100, log_every=50
+            steps=3000,
+            batch_size=256,
+            lr=1e-2,
+            schedule="cosine",
+            min_lr_ratio=0.05,
+            eval_every=50,
+            log_every=50,
         )
     )
     goal: float = ranged(1.0, ge=0, le=1)  # stop once dev exact-sequence accuracy reaches this
