@@ -32,6 +32,7 @@ TASKS: dict[str, str] = {
     "sentiment": "rnnlab.tasks.sentiment.task:TASK",
     "lm": "rnnlab.tasks.lm.task:TASK",
     "caption": "rnnlab.tasks.caption.task:TASK",
+    "chomsky": "rnnlab.tasks.chomsky.task:TASK",
 }
 
 Trained = Run  # what ``rnnlab.load`` returns (the name of earlier versions)

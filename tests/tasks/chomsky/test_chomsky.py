@@ -336,3 +336,41 @@ def test_bench_rejects_bad_arguments(tmp_path) -> None:  # type: ignore[no-untyp
         generalize.main(["--tasks", "palindrome", "--out", str(tmp_path)])
     with pytest.raises(ValueError, match="exceed"):
         generalize.main(["--max-test-length", "30", "--out", str(tmp_path)])
+
+
+# --- one (problem, model) run as a registered task ----------------------------------------
+
+
+def test_chomsky_task_encodes_and_scores_by_hand() -> None:
+    from rnnlab.tasks.chomsky import task as ch
+
+    cfg = ch.Config()
+    with pytest.raises(ValueError, match=r"input line 1: expected integers in 0..1, got '2'"):
+        ch.TASK.encode(cfg, None, "0 2", "input line 1")
+    src, src_len, tgt = ch.strings(get_task("reverse_string"), [2, 3], 1, seed=0)
+    assert src_len.tolist() == [2, 3] and src.shape == (2, 3)
+    assert tgt[0, 2] == -1  # past the 2-symbol string's output
+    assert tgt[1].tolist() == src[1].flip(0).tolist()
+
+    class Echo(torch.nn.Module):  # predicts its input reversed: right on every position
+        def predict(self, src, src_len, out_len):  # type: ignore[no-untyped-def]
+            rows = zip(src, src_len, strict=True)
+            return torch.stack([torch.cat([r[:n].flip(0), r[n:]]) for r, n in rows])
+
+    acc = ch.per_string_accuracy(Echo(), get_task("reverse_string"), (src, src_len, tgt))
+    assert acc.tolist() == [1.0, 1.0]
+
+
+@pytest.mark.slow
+def test_rnnlab_train_chomsky_generalizes_with_location_attention(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from rnnlab.cli import main
+
+    sets = ["data.problem=reverse_string", "data.train_max=10", "data.test_max=20"]
+    sets += ["model.name=s2s_location", "model.hidden=32", "train.lr=3e-3", "train.steps=300"]
+    args = ["train", "chomsky", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main(args + [a for s in sets for a in ("--set", s)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "run"), "--split", "test", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["acc"] >= 0.95
+    assert main(["predict", str(tmp_path / "run"), "0 1 1 0 0 1 1 1 0 1 0 0 1 1 0"]) == 0
+    assert capsys.readouterr().out.strip() == "0 1 1 0 0 1 0 1 1 1 0 0 1 1 0"
