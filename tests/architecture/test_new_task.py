@@ -30,7 +30,7 @@ def test_a_task_is_found_by_module_and_object(examples_on_path):
 
 
 def test_unknown_tasks_get_clear_errors(examples_on_path):
-    with pytest.raises(ValueError, match="known tasks: caption, lm, parity, pos"):
+    with pytest.raises(ValueError, match="known tasks: caption, chomsky, lm, parity, pos"):
         get_task("nope")
     with pytest.raises(ValueError, match="cannot import module 'no_such_module'"):
         get_task("no_such_module:TASK")
