@@ -187,8 +187,13 @@ def session(d: Dist) -> Iterator[Dist]:
         yield d
     finally:
         _active = None
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        leave()
+
+
+def leave() -> None:
+    """Leave the process group (if in one)."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 # --- batches ---------------------------------------------------------------------------
