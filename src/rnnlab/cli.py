@@ -27,6 +27,7 @@ BENCHES: dict[str, str] = {
     "pos": "rnnlab.tasks.pos.bench",
     "sentiment": "rnnlab.tasks.sentiment.bench",
     "caption": "rnnlab.tasks.caption.bench",
+    "scaling": "rnnlab.bench.scaling",
 }
 
 PRESETS = Path(__file__).parent / "presets"

@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -384,9 +385,9 @@ def launch(
             f"--nnodes {nnodes}: the nodes meet at a rendezvous endpoint; give "
             "--rdzv-endpoint HOST:PORT (a host every node reaches, the same on each)"
         )
-    rdzv = ["--standalone"] if nnodes == 1 and not endpoint else []
-    if endpoint:
-        rdzv = ["--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint, "--rdzv-id", run_id]
+    if not endpoint:  # one node: its own rendezvous on a free loopback port
+        endpoint, run_id = "127.0.0.1:0", f"{run_id}-{uuid.uuid4().hex[:8]}"
+    rdzv = ["--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint, "--rdzv-id", run_id]
     argv = [
         f"--nproc-per-node={nproc}",
         f"--nnodes={nnodes}",
@@ -403,9 +404,8 @@ def launch(
     except ChildFailedError as exc:
         return min((f.exitcode for f in exc.failures.values() if f.exitcode > 0), default=1)
     except RendezvousError as exc:
-        where = endpoint or "this node (standalone)"
         raise ValueError(
-            f"rendezvous at {where} failed ({nnodes} node(s) of {nproc} process(es) expected, "
+            f"rendezvous at {endpoint} failed ({nnodes} node(s) of {nproc} process(es) expected, "
             f"waited up to {join_timeout:g} s): {type(exc).__name__}: {exc}"
         ) from exc
     return 0
