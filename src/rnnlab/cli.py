@@ -2,6 +2,8 @@
 
 rnnlab lecture [--quick] [--out DIR] [--seed N]
 rnnlab train TASK [--config F] [--set k=v ...] [--out RUN_DIR] [--data-dir D]
+             [--nproc N [--nnodes M --rdzv-endpoint HOST:PORT]] [--backend B]
+             (data-parallel; also under torchrun: docs/distributed.md)
 rnnlab eval RUN_DIR [--split S] [--json]
 rnnlab predict RUN_DIR [INPUT ... | --input-file F] [--beam K] [--generate TEXT]
 rnnlab bench NAME [ARGS ...]
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,6 +27,7 @@ BENCHES: dict[str, str] = {
     "pos": "rnnlab.tasks.pos.bench",
     "sentiment": "rnnlab.tasks.sentiment.bench",
     "caption": "rnnlab.tasks.caption.bench",
+    "scaling": "rnnlab.bench.scaling",
 }
 
 PRESETS = Path(__file__).parent / "presets"
@@ -61,8 +65,27 @@ def build_config(task: str, args: argparse.Namespace) -> Any:
     return apply_overrides(cfg, sets)
 
 
+LAUNCH_OPTIONS = ("--nproc", "--nnodes", "--rdzv-endpoint", "--rdzv-id", "--rdzv-timeout")
+
+
+def _child_argv(argv: list[str], out: Path) -> list[str]:
+    """The ``train`` arguments without the launch options, with ``--out`` fixed."""
+    child, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in LAUNCH_OPTIONS:
+            skip = True
+        elif not a.startswith(tuple(f"{o}=" for o in LAUNCH_OPTIONS)):
+            child.append(a)
+    if make_parser().parse_args(child).nproc:
+        raise ValueError(f"cannot take the launch options out of {' '.join(argv)}")
+    return [*child, "--out", str(out)]
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from rnnlab.tasks import train_task
+    from rnnlab.tasks import get_task, train_task
+    from rnnlab.training import distributed
     from rnnlab.training.loop import resolve_device
 
     cfg = build_config(args.task, args)
@@ -71,7 +94,32 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.out
         else Path("runs") / f"{args.task}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
-    metrics = train_task(args.task, cfg, out, resolve_device(args.device), progress=not args.quiet)
+    if args.nproc or distributed.launched():  # data-parallel: refuse a bad set-up first
+        task = get_task(args.task)
+        world = args.nproc * args.nnodes if args.nproc else distributed.env_world()
+        distributed.check_batch(task.train_config(cfg).batch_size, world)
+        task.check_distributed(cfg)
+        last = max(0, args.nproc - 1) if args.nproc else 0
+        distributed.pick_backend(args.backend, distributed.rank_device(args.device, last))
+    if args.nproc:
+        return distributed.launch(
+            args.nproc,
+            _child_argv(args.argv, out),
+            nnodes=args.nnodes,
+            endpoint=args.rdzv_endpoint,
+            run_id=args.rdzv_id,
+            join_timeout=args.rdzv_timeout,
+        )
+    if distributed.launched():
+        threads = int(os.environ.get("RNNLAB_THREADS") or 0)
+        d = distributed.init(args.device, args.backend, args.dist_timeout, threads)
+        with distributed.session(d):
+            metrics = train_task(args.task, cfg, out, d.device, progress=d.main and not args.quiet)
+        if not d.main:
+            return 0
+    else:
+        device = resolve_device(args.device)
+        metrics = train_task(args.task, cfg, out, device, progress=not args.quiet)
     print(json.dumps({"run_dir": str(out), **metrics}, indent=1))
     return 0
 
@@ -171,6 +219,24 @@ def make_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", help="run folder (default runs/TASK-TIME)")
     sp.add_argument("--device", default="auto", help="auto, cpu or cuda")
     sp.add_argument("--quiet", action="store_true", help="no progress display")
+    dp = sp.add_argument_group("data-parallel training (docs/distributed.md)")
+    dp.add_argument(
+        "--nproc", type=int, default=0, help="processes on this node (via torchrun's launcher)"
+    )
+    dp.add_argument("--nnodes", type=int, default=1, help="nodes, each running the same command")
+    dp.add_argument("--rdzv-endpoint", default="", help="HOST:PORT where the nodes meet (c10d)")
+    dp.add_argument(
+        "--rdzv-id", default="rnnlab", help="the run's rendezvous id, same on every node"
+    )
+    dp.add_argument(
+        "--rdzv-timeout", type=float, default=600.0, help="seconds to wait for the nodes"
+    )
+    dp.add_argument(
+        "--backend", default="auto", help="auto (NCCL on GPUs, else gloo), gloo or nccl"
+    )
+    dp.add_argument(
+        "--dist-timeout", type=float, default=1800.0, help="seconds a collective may wait"
+    )
     sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("eval", help="evaluate a run folder")
@@ -223,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         args.rest = argv[len(head) :]
     else:
         args = parser.parse_args(argv)
+    args.argv = argv
     try:
         _cap_threads()
         rc: int = args.func(args)

@@ -14,7 +14,9 @@ and ``rnnlab predict`` find the task again.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import tempfile
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from typing import Any
 import torch
 
 from rnnlab.tasks.base import Run, Task, load_task_run
+from rnnlab.training import distributed
 from rnnlab.training.config import from_dict, load_toml, save_config
 from rnnlab.training.lock import run_lock
 
@@ -79,8 +82,20 @@ def train_task(
     name: str, cfg: Any, run_dir: Path, device: torch.device, progress: bool = True
 ) -> dict[str, float]:
     """Write the resolved config, then train; the run folder is locked throughout, so a
-    second trainer on it is refused before it writes anything."""
+    second trainer on it is refused before it writes anything.
+
+    Data-parallel (a ``distributed.session``): rank 0 does all of that; the other ranks
+    train alongside with a scratch folder for whatever the task writes before ``fit``
+    (vocabularies), and return ``{}``."""
     task = get_task(name)
+    d = distributed.active()
+    if d is not None:
+        task.check_distributed(cfg)
+        if not d.main:
+            scratch = tempfile.TemporaryDirectory(prefix=f"rnnlab-rank{d.rank}-")
+            with scratch, contextlib.suppress(distributed.WorkerFinished):
+                task.train(cfg, Path(scratch.name), device, progress=False)
+            return {}
     with run_lock(run_dir):
         save_config(cfg, run_dir / "config.toml", task=name)
         return task.train(cfg, run_dir, device, progress=progress)

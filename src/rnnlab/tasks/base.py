@@ -19,6 +19,12 @@ through it::
     encode(cfg, res, line, where)            one user input line -> X
     answer(run, xs, **options)               the model's answer lines for encoded inputs
 
+Data-parallel training (``rnnlab.training.distributed``) needs two more, with defaults
+for batches whose tensors all have the batch's rows first and a loss that is a mean over
+rows: ``shard(cfg, batch, rank, world)`` (a rank's part of a global batch) and
+``loss_count(cfg, batch)`` (what the loss is a mean over, e.g. target tokens);
+``check_distributed(cfg)`` refuses settings that cannot train data-parallel.
+
 ``Task.fit`` trains with ``rnnlab.training.fit`` from those pieces; ``Task.train`` writes
 the run folder. A task whose training has more stages (an ensemble, a pretrained start)
 overrides ``train``; one whose model is not one weights file overrides ``load_model``.
@@ -40,6 +46,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import torch
 from torch import nn
 
+from rnnlab.training import distributed
 from rnnlab.training.checkpoint import load_weights
 from rnnlab.training.loop import FitResult, fit
 
@@ -101,6 +108,18 @@ class Task(ABC, Generic[C, R, M, X]):
         0 for tasks that draw fresh data every step."""
         return 0
 
+    def shard(self, cfg: C, batch: Any, rank: int, world: int) -> Any:
+        """Rank ``rank``'s part of a global training batch (data-parallel training)."""
+        return distributed.shard(batch, rank, world)
+
+    def loss_count(self, cfg: C, batch: Any) -> float:
+        """What ``loss`` is a mean over in ``batch`` (rows; a per-token loss: tokens), so
+        that data-parallel shards are weighted into the global batch's mean."""
+        return distributed.rows(batch)
+
+    def check_distributed(self, cfg: C) -> None:
+        """A ``ValueError`` for settings that cannot train data-parallel."""
+
     def fit(
         self,
         cfg: C,
@@ -129,6 +148,8 @@ class Task(ABC, Generic[C, R, M, X]):
             desc=desc or self.name,
             stop_fn=self.goal(cfg),
             steps_per_epoch=self.steps_per_epoch(cfg, res),
+            shard_fn=lambda b, r, w: self.shard(cfg, b, r, w),
+            count_fn=lambda b: self.loss_count(cfg, b),
         )
         model.eval()
         with torch.no_grad():

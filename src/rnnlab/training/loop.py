@@ -20,6 +20,9 @@ interruption with no repeated or lost steps.
   stop early); otherwise it says "already trained" and returns the folder's best model.
 - A NaN or infinite loss raises ``LossNotFinite`` (a ``ValueError``) naming the step;
   the best model so far stays in ``model`` and on disk.
+- Under ``rnnlab.training.distributed.session`` (torchrun), ``fit`` trains data-parallel:
+  each rank its shard of every global batch (``shard_fn``, ``count_fn``), rank 0 alone
+  evaluates and writes; see that module.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import Any, TypeVar
 import torch
 
 from rnnlab.training import checkpoint as ckpt
+from rnnlab.training import distributed
 from rnnlab.training.config import RangeChecked, ranged
 from rnnlab.training.lock import run_lock
 from rnnlab.training.progress import Progress
@@ -227,6 +231,8 @@ def fit(
     lr_scales: dict[str, float] | None = None,
     steps_per_epoch: int = 0,
     restore_best: bool = True,
+    shard_fn: Callable[[BatchT, int, int], BatchT] | None = None,
+    count_fn: Callable[[BatchT], float] | None = None,
 ) -> FitResult:
     """Train ``model`` for ``cfg.steps`` steps (or ``cfg.epochs`` epochs of
     ``steps_per_epoch`` steps); see the module docstring.
@@ -243,6 +249,11 @@ def fit(
     "already trained" and puts the folder's best model in ``model``, unless ``cfg.steps``
     is now larger than the steps it ran (and it was not stopped early): then training
     continues to the new step count (the learning-rate schedule follows the new count).
+
+    Data-parallel (a ``distributed.session``): ``shard_fn(batch, rank, world)`` is a
+    rank's part of a global batch and ``count_fn(batch)`` what the loss is a mean over
+    (defaults: rows, ``distributed.shard`` / ``distributed.rows``). Ranks other than 0
+    neither read nor write ``run_dir`` and end with ``distributed.WorkerFinished``.
     """
     if eval_fn is not None and metric is None:
         raise ValueError(
@@ -250,6 +261,11 @@ def fit(
             "the best model, e.g. metric='acc'"
         )
     cfg = _steps_of(cfg, steps_per_epoch)
+    d = distributed.active()
+    if d is not None:
+        distributed.check_batch(cfg.batch_size, d.world)
+        if not d.main:  # rank 0 alone reads and writes the run folder
+            run_dir, progress = None, False
     with run_lock(run_dir) if run_dir is not None else nullcontext():
         return _fit(
             model,
@@ -266,6 +282,8 @@ def fit(
             stop_fn,
             lr_scales,
             restore_best,
+            shard_fn,
+            count_fn,
         )
 
 
@@ -284,7 +302,10 @@ def _fit(
     stop_fn: Callable[[dict[str, float]], bool] | None,
     lr_scales: dict[str, float] | None,
     restore_best: bool,
+    shard_fn: Callable[[BatchT, int, int], BatchT] | None,
+    count_fn: Callable[[BatchT], float] | None,
 ) -> FitResult:
+    d = distributed.active()
     opt = make_optimizer(model, cfg, lr_scales)
     start, best, best_step, since_best = 0, -math.inf, -1, 0
     history: list[dict[str, float]] = []
@@ -292,12 +313,18 @@ def _fit(
     best_path = run_dir / "model.safetensors" if run_dir else None
     best_state: dict[str, torch.Tensor] | None = None  # the best weights seen in this call
     resumed = False
+    state = None
     if run_dir is not None and resume and (run_dir / CKPT_DIR / "trainer.json").exists():
-        assert metrics_path is not None and best_path is not None
         state = load_checkpoint(run_dir, model, opt)
+    if d is not None:
+        state = distributed.sync_start(d, opt, state)  # rank 0's, on every rank
+    if state is not None:
         start, best, best_step = state["step"], state["best"], state["best_step"]
         since_best, resumed = state["since_best"], True
         if state.get("stopped") or start >= cfg.steps:
+            if run_dir is None:  # a rank other than 0: rank 0 reports
+                raise distributed.WorkerFinished
+            assert metrics_path is not None and best_path is not None
             ran = f"stopped early after {start}" if state.get("stopped") else f"{start}"
             more = "" if state.get("stopped") else " (raise train.steps to train further)"
             kept = f"best at step {best_step}" if best_step >= 0 else "not evaluated"
@@ -312,9 +339,10 @@ def _fit(
             return FitResult(
                 _sign(best, higher_is_better), best_step, start, state["stopped"], 0.0, history
             )
-        if state.get("done"):
+        if state.get("done") and run_dir is not None:
             print(f"{desc}: {run_dir} continues from step {start} to {cfg.steps}", file=sys.stderr)
-        _rewrite_metrics(metrics_path, start)
+        if metrics_path is not None:
+            _rewrite_metrics(metrics_path, start)
     if not resumed:
         seed_everything(cfg.seed)
     sign = 1.0 if higher_is_better else -1.0
@@ -324,6 +352,9 @@ def _fit(
     log_f = metrics_path.open("a") if metrics_path else None
     loss_acc, n_acc = 0.0, 0
     step = start
+    replica = None
+    if d is not None:  # after the resume: DDP broadcasts rank 0's weights as it wraps
+        replica = distributed.Replica(d, model, loss_fn, cfg.seed, shard_fn, count_fn)
 
     def best_to_model() -> None:
         if not restore_best:
@@ -340,12 +371,15 @@ def _fit(
             for g in opt.param_groups:
                 g["lr"] = lr * g["scale"]
             batch = batch_fn(step)
-            loss = loss_fn(model, batch)
-            if not torch.isfinite(loss):
+            if replica is None:
+                loss = shown = loss_fn(model, batch)
+            else:  # this rank's shard, weighted; the global batch's mean (every rank)
+                loss, shown = replica.loss(step, batch)
+            if not torch.isfinite(shown):
                 best_to_model()
                 raise LossNotFinite(
                     _diverged(
-                        float(loss.detach()), step, lr, best_step, best_path, metric, restore_best
+                        float(shown.detach()), step, lr, best_step, best_path, metric, restore_best
                     )
                 )
             opt.zero_grad(set_to_none=True)
@@ -354,14 +388,14 @@ def _fit(
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
             opt.step()
             step += 1
-            loss_acc += float(loss.detach())
+            loss_acc += float(shown.detach())
             n_acc += 1
             record: dict[str, float] = {}
             if step % cfg.log_every == 0 or step == cfg.steps:
                 record = {"step": step, "loss": loss_acc / n_acc, "lr": lr}
                 loss_acc, n_acc = 0.0, 0
             at_eval = eval_fn is not None and (step % cfg.eval_every == 0 or step == cfg.steps)
-            if at_eval:
+            if at_eval and (d is None or d.main):
                 assert eval_fn is not None and metric is not None
                 model.eval()
                 with torch.no_grad():
@@ -383,6 +417,8 @@ def _fit(
                     since_best += 1
                 if (cfg.patience and since_best >= cfg.patience) or (stop_fn and stop_fn(dev)):
                     stopped = True
+            if at_eval and d is not None:
+                stopped = distributed.broadcast(d, stopped)  # rank 0 decided
             if record:
                 record["seconds"] = round(time.perf_counter() - t0, 3)
                 history.append(record)
@@ -408,6 +444,8 @@ def _fit(
         bar.close()
         if log_f:
             log_f.close()
+    if d is not None and not d.main:
+        raise distributed.WorkerFinished
     if best_path is not None and eval_fn is None:
         ckpt.save_weights(model, best_path)
     best_to_model()  # the best model on dev

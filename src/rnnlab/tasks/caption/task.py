@@ -414,6 +414,9 @@ class CaptionTask(Task[Config, CaptionVocab, Captioner, str]):
         logits = model(images, inputs)  # (B, T, V)
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD_ID)
 
+    def loss_count(self, cfg: Config, batch: tuple[torch.Tensor, ...]) -> float:
+        return float((batch[2] != PAD_ID).sum())  # target tokens
+
     def evaluator(
         self, cfg: Config, res: CaptionVocab, split: str, device: torch.device
     ) -> Callable[[Captioner], dict[str, float]]:

@@ -8,8 +8,13 @@ gives the mean and the max over seeds (the paper reports the max over seeds and
 learning rates), with the paper's published figure beside ours.
 
 Runs go to ``--jobs`` processes (``spawn``), each with ONE torch thread, so J jobs use J
-cores. Written to ``--out``: ``table.md`` (the printed table), ``results.json`` (every
-task, model, seed and test length with its accuracy, plus times and budgets) and
+cores. Launched by torchrun (``torchrun --nproc-per-node N [--nnodes M ...] -m rnnlab bench
+generalize ...``), the runs are spread over the ranks (rank r takes every N-th of the runs
+left to do, each with its own ``--jobs``); rank 0 gathers them (gloo) and writes every
+output; the other ranks' runs reach ``runs.jsonl`` when all have finished.
+
+Written to ``--out``: ``table.md`` (the printed table), ``results.json`` (every task,
+model, seed and test length with its accuracy, plus times and budgets) and
 ``accuracy_by_length.png``; ``runs.jsonl`` collects runs as they finish, and a run
 already there is not repeated (an interrupted benchmark resumes).
 
@@ -35,6 +40,7 @@ import torch
 
 from rnnlab.tasks.chomsky.data import TASKS, get_task
 from rnnlab.tasks.chomsky.task import MODELS, TAPE_MODELS, TaskModel, make_model
+from rnnlab.training import distributed
 from rnnlab.training.loop import TrainConfig, fit
 from rnnlab.training.samplers import seed_everything, step_generator
 
@@ -217,13 +223,30 @@ def spec_key(spec: RunSpec) -> str:
 
 
 def run_all(
-    specs: list[RunSpec], jobs: int, journal: Path | None = None, log: bool = True
+    specs: list[RunSpec],
+    jobs: int,
+    journal: Path | None = None,
+    log: bool = True,
+    group: distributed.Dist | None = None,
 ) -> list[dict[str, Any]]:
     """Every run, in ``jobs`` spawned one-thread processes (jobs=1: in this process).
 
     Each finished run is appended to ``journal`` (JSON lines); runs already there are
-    taken from it, so an interrupted benchmark resumes where it stopped.
+    taken from it, so an interrupted benchmark resumes where it stopped. With a ``group``
+    (torchrun), each rank does its share of the runs; rank 0 returns them all (and
+    journals them), the others ``[]``.
     """
+    if group is not None:
+        mine = _share(specs, group, journal)
+        ran = run_all(mine[1], jobs, journal if group.main else None, log)
+        gathered = distributed.gather(group, [{**r, "rank": group.rank} for r in ran])
+        if gathered is None:
+            return []
+        theirs = [r for part in gathered[1:] for r in part]
+        if journal is not None:
+            with journal.open("a") as f:
+                f.writelines(json.dumps(r) + "\n" for r in theirs)
+        return [*mine[0], *gathered[0], *theirs]
     finished: dict[str, dict[str, Any]] = {}
     if journal is not None and journal.exists():
         for line in journal.read_text().splitlines():
@@ -257,6 +280,21 @@ def run_all(
         for r in pool.imap_unordered(run_one, todo):
             done(r)
     return results
+
+
+def _share(
+    specs: list[RunSpec], group: distributed.Dist, journal: Path | None
+) -> tuple[list[dict[str, Any]], list[RunSpec]]:
+    """Rank 0's finished runs (from its journal), and this rank's share of the rest."""
+    finished: list[dict[str, Any]] = []
+    if group.main and journal is not None and journal.exists():
+        keys = {spec_key(s) for s in specs}
+        for line in journal.read_text().splitlines():
+            if line.strip() and json.loads(line)["key"] in keys:
+                finished.append(json.loads(line))
+    done = distributed.broadcast(group, sorted({r["key"] for r in finished}))
+    todo = [s for s in specs if spec_key(s) not in done]
+    return finished, todo[group.rank :: group.world]
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
@@ -347,6 +385,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=0, help="override every model's hidden size")
     p.add_argument("--max-test-length", type=int, default=0, help="override 500 (quick: 100)")
     p.add_argument("--eval-batch", type=int, default=32, help="test strings per length (32)")
+    p.add_argument(
+        "--dist-timeout",
+        type=float,
+        default=7 * 24 * 3600.0,
+        help="under torchrun: seconds rank 0 waits for the others' runs (default a week)",
+    )
     return p.parse_args(argv)
 
 
@@ -376,9 +420,19 @@ def main(argv: list[str]) -> int:
         )
     )
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    group = None
+    if distributed.launched():
+        group = distributed.init("cpu", "gloo", args.dist_timeout, threads=1)
+    if group is None or group.main:
+        out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    results = run_all(specs, args.jobs, journal=out / "runs.jsonl")
+    try:
+        results = run_all(specs, args.jobs, journal=out / "runs.jsonl", group=group)
+    finally:
+        if group is not None:
+            distributed.leave()
+    if group is not None and not group.main:
+        return 0
     wall = time.perf_counter() - t0
     results.sort(key=lambda r: (tasks.index(r["task"]), models.index(r["model"]), r["seed"]))
     summary = summarize(results)
@@ -399,6 +453,7 @@ def main(argv: list[str]) -> int:
             "eval_batch": args.eval_batch,
             "seeds": args.seeds,
             "jobs": args.jobs,
+            "processes": group.world if group else 1,
             "torch_threads_per_job": 1,
         },
         "wall_seconds": round(wall, 1),

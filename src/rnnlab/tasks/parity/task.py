@@ -277,6 +277,10 @@ class ParityTask(Task[Config, None, ParityRNN, list[int]]):
     def loss(self, cfg: Config, model: ParityRNN, batch: Batch) -> torch.Tensor:
         return loss_of(model, batch, cfg.data.target)
 
+    def loss_count(self, cfg: Config, batch: Batch) -> float:
+        # "every": a mean over real steps; "final": over sequences
+        return float(batch.lengths.sum() if cfg.data.target == "every" else len(batch.lengths))
+
     def evaluator(
         self, cfg: Config, res: None, split: str, device: torch.device
     ) -> Callable[[ParityRNN], dict[str, float]]:

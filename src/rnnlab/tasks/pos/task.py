@@ -53,6 +53,7 @@ from rnnlab.tasks.pos.data import TAGSETS, Sentence, read_conllu, split_file
 from rnnlab.tasks.pos.model import CHAR_MODELS, Tagger, TaggerInput
 from rnnlab.training.config import RangeChecked, ranged, unranged
 from rnnlab.training.data import dataset_dir
+from rnnlab.training.distributed import bounds
 from rnnlab.training.loop import TrainConfig
 from rnnlab.training.samplers import step_generator
 
@@ -196,6 +197,26 @@ class BucketSampler:
         if epoch != self._epoch:
             self._epoch, self._batches = epoch, self._make(epoch)
         return self._batches[i].tolist()
+
+
+def shard_batch(
+    x: TaggerInput, tags: torch.Tensor, rank: int, world: int
+) -> tuple[TaggerInput, torch.Tensor]:
+    """Rank ``rank``'s share of a batch's sentences (data-parallel training): rows of the
+    word tensors, and of ``chars`` only the forms those rows use, renumbered."""
+    lo, hi = bounds(x.words.shape[0], rank, world)
+    types = x.word_types[lo:hi]  # (b, T) into the batch's U forms
+    used, local = torch.unique(types, return_inverse=True)  # (U',), (b, T) into the U' used
+    chars = x.chars[used.to(x.chars.device)]  # (U', C)
+    width = max(1, int(x.char_lengths[used.to(x.char_lengths.device)].max())) if len(used) else 1
+    part = TaggerInput(
+        x.words[lo:hi],
+        x.lengths[lo:hi],
+        chars[:, :width],  # (U', C'): no wider than its longest form
+        x.char_lengths[used.to(x.char_lengths.device)],
+        local,
+    )
+    return part, tags[lo:hi]
 
 
 def frequency_word_dropout(
@@ -386,6 +407,15 @@ class PosTask(Task[Config, PosVocab, Tagger, list[str]]):
         self, cfg: Config, model: Tagger, batch: tuple[TaggerInput, torch.Tensor]
     ) -> torch.Tensor:
         return model.loss(*batch)
+
+    def shard(
+        self, cfg: Config, batch: tuple[TaggerInput, torch.Tensor], rank: int, world: int
+    ) -> tuple[TaggerInput, torch.Tensor]:
+        """A rank's sentences, with the spellings of only the forms they use."""
+        return shard_batch(*batch, rank, world)
+
+    def loss_count(self, cfg: Config, batch: tuple[TaggerInput, torch.Tensor]) -> float:
+        return float(batch[0].lengths.sum())  # the loss is a mean per word
 
     def evaluator(
         self, cfg: Config, res: PosVocab, split: str, device: torch.device

@@ -267,6 +267,9 @@ class ReverseTask(Task[Config, None, Seq2Seq, list[int]]):
     def loss(self, cfg: Config, model: Seq2Seq, batch: Batch) -> torch.Tensor:
         return model.loss(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out)
 
+    def loss_count(self, cfg: Config, batch: Batch) -> float:
+        return float((batch.tgt_out != special_ids(cfg.data.vocab)[0]).sum())  # target tokens
+
     def evaluator(
         self, cfg: Config, res: None, split: str, device: torch.device
     ) -> Callable[[Seq2Seq], dict[str, float]]:

@@ -490,6 +490,14 @@ class SentimentTask(Task[Config, list[Vocab], nn.Module, list[str]]):
         write_metrics(run_dir, metrics)
         return metrics
 
+    def check_distributed(self, cfg: Config) -> None:
+        if cfg.ensemble > 1 or cfg.pretrained:
+            what = "an ensemble" if cfg.ensemble > 1 else "a pretrained start (ULMFiT stages)"
+            raise ValueError(
+                f"sentiment trains {what} in several fits, one after another; data-parallel "
+                "training runs one: train it in one process, or set ensemble = 1 and no pretrained"
+            )
+
     def restore(self, cfg: Config, run_dir: Path) -> list[Vocab]:
         return [Vocab.load(d / VOCAB_FILE) for d, _ in member_runs(run_dir, cfg)]
 
