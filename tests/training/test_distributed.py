@@ -217,6 +217,7 @@ def test_bad_setups_fail_before_any_work(
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_rendezvous_timeout_names_the_endpoint(tmp_path: Path) -> None:
     port = free_port()
     t0 = time.perf_counter()
@@ -247,6 +248,7 @@ def test_rendezvous_timeout_names_the_endpoint(tmp_path: Path) -> None:
 # --- real processes -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_ranks_train_reverse_as_one_process_does(tmp_path: Path) -> None:
     """reverse with attention, 20 steps: 2 ranks x 8 rows == 1 process x 16 rows."""
     one, two = tmp_path / "one", tmp_path / "two"
@@ -284,6 +286,7 @@ def _write_treebank(folder: Path, sizes: dict[str, int]) -> None:
         (folder / f"toy-ud-{split}.conllu").write_text("\n".join(lines) + "\n")
 
 
+@pytest.mark.slow
 def test_two_ranks_train_pos_as_one_process_does(tmp_path: Path) -> None:
     """Ragged sentences, the bucketing sampler, a short last batch each epoch (45 = 5 x 8
     + 5: split 2 + 3, weighted by words), word dropout drawn on the global batch."""
@@ -327,6 +330,7 @@ def test_two_ranks_train_pos_as_one_process_does(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_killed_two_rank_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     """Rank 1 is SIGKILLed at step 12 (checkpoint at 10); the rerun resumes from rank 0's
     checkpoint and ends where an uninterrupted run does."""
@@ -350,6 +354,7 @@ def test_a_killed_two_rank_run_resumes_to_the_same_weights(tmp_path: Path) -> No
     assert steps == sorted(set(steps))  # no step logged twice
 
 
+@pytest.mark.slow
 def test_two_nodes_meet_through_c10d_rendezvous(tmp_path: Path) -> None:
     """Two torchrun agents ("nodes") of one process each, on 127.0.0.1."""
     one = tmp_path / "one"
@@ -381,6 +386,7 @@ def test_two_nodes_meet_through_c10d_rendezvous(tmp_path: Path) -> None:
     assert_same(last_weights(one), last_weights(written[0]))
 
 
+@pytest.mark.slow
 def test_bench_generalize_spreads_runs_over_ranks(tmp_path: Path) -> None:
     out = tmp_path / "gen"
     bench = ["bench", "generalize", "--tasks", "parity_check", "--models", "rnn", "--seeds", "3"]
