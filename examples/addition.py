@@ -134,7 +134,7 @@ class AdditionTask(Task[Config, None, Seq2Seq, list[int]]):
 
         def metrics(model: Seq2Seq) -> dict[str, float]:
             out = model.greedy(batch.src, batch.src_len, max_len=cfg.data.digits + 2)
-            got = [decode(row[:k].tolist()) for row, k in zip(out.tokens, out.lengths, strict=True)]
+            got = [decode(h.tokens) for h in out.hypotheses()]
             right = sum(g == a for g, (_, a) in zip(got, pairs, strict=True))
             return {"exact": right / len(pairs), "n": float(len(pairs))}
 
@@ -150,7 +150,7 @@ class AdditionTask(Task[Config, None, Seq2Seq, list[int]]):
     def answer(self, run: Run, xs: Sequence[list[int]], **options: Any) -> list[str]:
         src, src_len = pad_batch(list(xs), PAD)
         out = run.model.greedy(src, src_len, max_len=run.cfg.data.digits + 2)
-        return [decode(row[:k].tolist()) for row, k in zip(out.tokens, out.lengths, strict=True)]
+        return [decode(h.tokens) for h in out.hypotheses()]
 
 
 def decode(ids: list[int]) -> str:

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from rnnlab.nn import decoding
 from rnnlab.nn.attention import LocationAttention
-from rnnlab.nn.seq2seq import Decoder, Encoder, Seq2Seq
+from rnnlab.nn.seq2seq import Decoder, Encoder, Seq2Seq, Spec
 from rnnlab.nn.vocab import Vocab
 
 V, PAD, BOS, EOS = 9, 6, 7, 8  # tokens 0..5
@@ -106,7 +106,7 @@ def test_source_padding_changes_nothing(kw: dict) -> None:
 
 def test_bidirectional_final_state_holds_both_directions() -> None:
     torch.manual_seed(0)
-    enc = Encoder(V, 5, 8, cell="gru", bidirectional=True, pad_id=PAD)
+    enc = Encoder(Spec(V, 5, 8, cell="gru", pad_id=PAD), bidirectional=True)
     src, src_len, _, _ = _batch()
     memory, h = enc(src, src_len)
     assert memory.shape == (3, 5, 8) and isinstance(h, torch.Tensor) and h.shape == (1, 3, 8)
@@ -221,7 +221,7 @@ def test_a_training_step_changes_every_parameter(kw: dict) -> None:
 
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="input feeding needs attention"):
-        Decoder(V, 5, 8, input_feeding=True)
+        Decoder(Spec(V, 5, 8), input_feeding=True)
     with pytest.raises(ValueError, match="cell expects"):
         _model(cell="transformer")
     with pytest.raises(ValueError, match="even hidden size"):

@@ -17,6 +17,7 @@ from rnnlab.training.config import (
     load_config,
     range_of,
     ranged,
+    section,
     to_dict,
 )
 from rnnlab.training.loop import TrainConfig
@@ -143,6 +144,23 @@ def test_config_built_in_code_is_checked():
         ValueError, match=r"TrainConfig\.optimizer: expected one of 'adam', 'adamw', got 'sgd'"
     ):
         TrainConfig(optimizer="sgd")
+
+
+def test_a_section_is_built_afresh_and_checked_for_every_config():
+    @dataclasses.dataclass(frozen=True)
+    class Cfg(RangeChecked):
+        train: TrainConfig = section(TrainConfig, steps=7, lr=0.5)
+
+    a, b = Cfg(), Cfg()
+    assert a.train == TrainConfig(steps=7, lr=0.5) and a.train is not b.train
+    assert to_dict(from_dict(Cfg, to_dict(a))) == to_dict(a)
+
+    @dataclasses.dataclass(frozen=True)
+    class Bad(RangeChecked):
+        train: TrainConfig = section(TrainConfig, steps=-1)
+
+    with pytest.raises(ValueError, match=r"TrainConfig\.steps: expected a value >= 0, got -1"):
+        Bad()
 
 
 def test_a_default_out_of_its_own_range_fails_at_definition():

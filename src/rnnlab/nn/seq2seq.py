@@ -29,6 +29,7 @@ search can reorder it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -44,7 +45,7 @@ from rnnlab.nn.vocab import Vocab
 StepState = dict[str, torch.Tensor]  # batch-first tensors: h, c, memory, keys, mask, ...
 FEEDS = ("none", "attentional", "context")  # input feeding: nothing, tanh(W [c; s]), or c
 
-__all__ = ["CELLS", "FEEDS", "Decoded", "Decoder", "Encoder", "Seq2Seq"]
+__all__ = ["CELLS", "FEEDS", "Decoded", "Decoder", "Encoder", "Seq2Seq", "Spec"]
 
 
 def _feeding(value: bool | str) -> str:
@@ -58,6 +59,32 @@ def _feeding(value: bool | str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class Spec:
+    """What the encoder and the decoder are both built from: the vocabulary (and its
+    padding id), the embedding and hidden sizes, and the kind of recurrent layer. Each side
+    builds its own embedding and layer from it (no weights are shared); one ``Spec`` keeps
+    them in step, since the decoder starts from the encoder's final state."""
+
+    vocab_size: int
+    embed: int
+    hidden: int
+    cell: str = "gru"
+    num_layers: int = 1
+    backend: str = "fused"
+    pad_id: int = 0
+
+    def embedding(self) -> nn.Embedding:
+        return nn.Embedding(self.vocab_size, self.embed, padding_idx=self.pad_id)
+
+    def rnn(
+        self, input_size: int, hidden: int, bidirectional: bool = False
+    ) -> layers.RNN | layers.GRU | layers.LSTM:
+        return layers.make_rnn(
+            self.cell, input_size, hidden, self.num_layers, bidirectional, self.backend
+        )
+
+
 class Encoder(nn.Module):
     """Embedding + recurrent layer; returns the outputs ``(B, S, H)`` and final state.
 
@@ -65,25 +92,15 @@ class Encoder(nn.Module):
     and its final state (both directions side by side) still have size ``hidden``.
     """
 
-    def __init__(
-        self,
-        vocab_size: int,
-        embed: int,
-        hidden: int,
-        cell: str = "gru",
-        num_layers: int = 1,
-        bidirectional: bool = False,
-        backend: str = "fused",
-        pad_id: int = 0,
-    ) -> None:
+    def __init__(self, spec: Spec, bidirectional: bool = False) -> None:
         super().__init__()
         self.directions = 2 if bidirectional else 1
-        if hidden % self.directions:
-            raise ValueError(f"a bidirectional encoder needs an even hidden size, got {hidden}")
-        self.embedding = nn.Embedding(vocab_size, embed, padding_idx=pad_id)
-        self.rnn = layers.make_rnn(
-            cell, embed, hidden // self.directions, num_layers, bidirectional, backend
-        )
+        if spec.hidden % self.directions:
+            raise ValueError(
+                f"a bidirectional encoder needs an even hidden size, got {spec.hidden}"
+            )
+        self.embedding = spec.embedding()
+        self.rnn = spec.rnn(spec.embed, spec.hidden // self.directions, bidirectional)
 
     def forward(self, src: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, RecState]:
         x = self.embedding(src)  # (B, S) -> (B, S, E)
@@ -95,30 +112,22 @@ class Decoder(nn.Module):
     """A recurrent language model over the target, started from the encoder's state."""
 
     def __init__(
-        self,
-        vocab_size: int,
-        embed: int,
-        hidden: int,
-        cell: str = "gru",
-        num_layers: int = 1,
-        attention: Attention | None = None,
-        input_feeding: bool | str = False,
-        backend: str = "fused",
-        pad_id: int = 0,
+        self, spec: Spec, attention: Attention | None = None, input_feeding: bool | str = False
     ) -> None:
         super().__init__()
         feeding = _feeding(input_feeding)
         if feeding != "none" and attention is None:
             raise ValueError("input feeding needs attention (it feeds what attention gives)")
+        hidden = spec.hidden
         self.hidden, self.feeding = hidden, feeding
         self.feed_size = {"none": 0, "attentional": hidden}.get(
             feeding, attention.key_dim if attention else 0
         )
-        self.embedding = nn.Embedding(vocab_size, embed, padding_idx=pad_id)
-        self.rnn = layers.make_rnn(cell, embed + self.feed_size, hidden, num_layers, False, backend)
+        self.embedding = spec.embedding()
+        self.rnn = spec.rnn(spec.embed + self.feed_size, hidden)
         self.attention = attention
         self.combine = nn.Linear(hidden + attention.key_dim, hidden) if attention else None
-        self.out = nn.Linear(hidden, vocab_size)
+        self.out = nn.Linear(hidden, spec.vocab_size)
 
     @property
     def input_feeding(self) -> bool:
@@ -220,14 +229,11 @@ class Seq2Seq(nn.Module):
         if attention is not None and attention not in CHOICES:
             raise ValueError(f"attention expects one of {', '.join(CHOICES)}, got {attention!r}")
         self.vocab_size, self.pad_id, self.bos_id, self.eos_id = vocab_size, pad_id, bos_id, eos_id
-        self.encoder = Encoder(
-            vocab_size, embed, hidden, cell, num_layers, bidirectional, backend, pad_id
-        )
+        spec = Spec(vocab_size, embed, hidden, cell, num_layers, backend, pad_id)
+        self.encoder = Encoder(spec, bidirectional)
         use = attention not in (None, "none")
         att = make_attention(attention, hidden, hidden) if attention and use else None
-        self.decoder = Decoder(
-            vocab_size, embed, hidden, cell, num_layers, att, input_feeding, backend, pad_id
-        )
+        self.decoder = Decoder(spec, att, input_feeding)
 
     @classmethod
     def from_vocab(cls, vocab: Vocab, **kwargs: Any) -> Seq2Seq:

@@ -1,9 +1,10 @@
 """Configuration: frozen dataclasses with defaults in code, TOML presets, ``--set a.b=v``.
 
 Every task defines a frozen dataclass ``Config`` whose fields are plain values or nested
-frozen dataclasses. This module turns dicts (from TOML) and ``key=value`` overrides into
-such objects, strictly: an unknown key or a value of the wrong type is a ``ValueError``
-that names the key, what was expected and what arrived.
+frozen dataclasses, its sections (``data: DataConfig = section(DataConfig)``). This module
+turns dicts (from TOML) and ``key=value`` overrides into such objects, strictly: an unknown
+key or a value of the wrong type is a ``ValueError`` that names the key, what was expected
+and what arrived.
 
     >>> cfg = apply_overrides(cfg, ["train.lr=0.01", "model.hidden=64"])
     >>> save_config(cfg, run_dir / "config.toml", task="parity")
@@ -33,9 +34,11 @@ validator method per field.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -134,6 +137,14 @@ def unranged(default: T, free: str) -> T:
     """A setting with no range to check (a path, a data set name); ``free`` says what it
     is, so that its declaration still answers "what may go here"."""
     field: T = dataclasses.field(default=default, metadata={RANGE: Range(free=free)})
+    return field
+
+
+def section(cls: Callable[..., T], **defaults: Any) -> T:
+    """A nested section of settings whose default is ``cls(**defaults)``, built afresh for
+    every config (so its ranges are checked then):
+    ``train: TrainConfig = section(TrainConfig, steps=4000, lr=0.02)``."""
+    field: T = dataclasses.field(default_factory=functools.partial(cls, **defaults))
     return field
 
 

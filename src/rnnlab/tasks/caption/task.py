@@ -32,7 +32,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +47,14 @@ from rnnlab.tasks.base import Run, Task
 from rnnlab.tasks.caption import coco, openmoji, shapes
 from rnnlab.tasks.caption.data import CaptionSet, caption_tokens, detokenize, load_image
 from rnnlab.tasks.caption.model import Captioner, ModelConfig
-from rnnlab.training.config import RangeChecked, ranged, unranged
+from rnnlab.training.config import RangeChecked, ranged, section, unranged
 from rnnlab.training.loop import TrainConfig
 from rnnlab.training.samplers import EpochSampler, seed_everything, step_generator
+
+# how the task trains by default: [train] of its Config
+TRAIN = TrainConfig(
+    lr=2e-3, steps=1200, batch_size=64, eval_every=250, schedule="cosine", warmup=100
+)
 
 DATASETS = ("shapes", "openmoji", "coco")
 DEFAULT_SIZE = {"shapes": shapes.DEFAULT_SIZE, "openmoji": openmoji.DEFAULT_SIZE, "coco": 64}
@@ -83,14 +88,10 @@ class DecodeConfig(RangeChecked):
 
 @dataclass(frozen=True)
 class Config(RangeChecked):
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    decode: DecodeConfig = field(default_factory=DecodeConfig)
-    train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(
-            lr=2e-3, steps=1200, batch_size=64, eval_every=250, schedule="cosine", warmup=100
-        )
-    )
+    data: DataConfig = section(DataConfig)
+    model: ModelConfig = section(ModelConfig)
+    decode: DecodeConfig = section(DecodeConfig)
+    train: TrainConfig = TRAIN
 
 
 # ---------------------------------------------------------------- data

@@ -34,6 +34,8 @@ Every model has ``train_logits(src, tgt)`` (a batch of one length: ``(B, n)``,
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -88,7 +90,7 @@ class TapeRNN(TaskModel):
         cell: str,
         input_size: int,
         output_size: int,
-        hidden: int = 256,
+        hidden: int,
         backend: str = "fused",
         init: str = "paper",
     ) -> None:
@@ -145,36 +147,21 @@ class TapeRNN(TaskModel):
 
 
 class LectureSeq2Seq(TaskModel):
-    """The lecture's encoder/decoder (``rnnlab.nn.seq2seq.Seq2Seq``) on a task."""
+    """The lecture's encoder/decoder (``rnnlab.nn.seq2seq.Seq2Seq``) on a task.
+
+    ``options`` go to ``Seq2Seq`` as they are (``attention``, ``hidden``, ``cell``,
+    ``input_feeding``, ``backend``, ...); only the embedding size has a default of its own.
+    """
 
     classes: torch.Tensor
 
     def __init__(
-        self,
-        input_size: int,
-        output_size: int,
-        attention: str | None = "none",
-        hidden: int = 128,
-        embed: int = 16,
-        cell: str = "gru",
-        backend: str = "fused",
-        input_feeding: bool | str = False,
+        self, input_size: int, output_size: int, *, embed: int = 16, **options: Any
     ) -> None:
         super().__init__()
         self.output_size = output_size
         vocab = OFFSET + max(input_size, output_size)
-        self.net = Seq2Seq(
-            vocab,
-            PAD,
-            BOS,
-            EOS,
-            embed=embed,
-            hidden=hidden,
-            cell=cell,
-            attention=attention,
-            input_feeding=input_feeding,
-            backend=backend,
-        )
+        self.net = Seq2Seq(vocab, PAD, BOS, EOS, embed=embed, **options)
         classes = torch.zeros(vocab, dtype=torch.bool)  # (V,): the output classes' tokens
         classes[OFFSET : OFFSET + output_size] = True
         self.register_buffer("classes", classes, persistent=False)

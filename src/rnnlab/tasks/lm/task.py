@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +42,16 @@ from rnnlab.nn.vocab import EOS, PAD, UNK, Vocab, tokenize
 from rnnlab.tasks.base import Run, Task, write_metrics
 from rnnlab.tasks.lm.model import LanguageModel
 from rnnlab.tasks.sentiment.data import PretrainText, load_pretraining
-from rnnlab.training.config import RangeChecked, ranged, unranged
+from rnnlab.training.config import RangeChecked, ranged, section, unranged
 from rnnlab.training.data import data_root
 from rnnlab.training.loop import TrainConfig
+from rnnlab.training.recipes import COSINE
 from rnnlab.training.samplers import step_generator
+
+# how the task trains by default: [train] of its Config
+TRAIN = replace(
+    COSINE, lr=3e-3, steps=5000, warmup=200, clip_norm=0.5, eval_every=500, log_every=25
+)
 
 VOCAB_FILE = "vocab.json"
 
@@ -73,22 +79,10 @@ class ModelConfig(RangeChecked):
 
 @dataclass(frozen=True)
 class Config(RangeChecked):
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(
-            steps=5000,
-            batch_size=32,
-            lr=3e-3,
-            schedule="cosine",
-            warmup=200,
-            min_lr_ratio=0.05,
-            eval_every=500,
-            log_every=25,
-            clip_norm=0.5,
-        )
-    )
     seed: int = ranged(0, ge=0)  # generation seed
+    data: DataConfig = section(DataConfig)
+    model: ModelConfig = section(ModelConfig)
+    train: TrainConfig = TRAIN
 
 
 def build_vocab(sentences: list[list[str]], d: DataConfig) -> Vocab:

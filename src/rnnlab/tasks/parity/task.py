@@ -29,7 +29,7 @@ an error.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,12 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.nn.layers import BACKENDS, length_mask
-from rnnlab.tasks.base import Run, Task
+from rnnlab.tasks.base import Run
+from rnnlab.tasks.generated import GeneratedTask
 from rnnlab.tasks.parity.model import ParityRNN
-from rnnlab.training.config import RangeChecked, ranged, unranged
+from rnnlab.training.config import RangeChecked, ranged, section, unranged
 from rnnlab.training.loop import TrainConfig
-from rnnlab.training.samplers import HASH_SPLITS, sample_hash_split, step_generator
+from rnnlab.training.samplers import HASH_SPLITS, sample_hash_split
 
 SPLITS = HASH_SPLITS  # hash bucket of each held-out split; buckets 2..9 train
 SHARED_BELOW = 64  # lengths with fewer possible sequences than this are in every split
@@ -69,16 +70,14 @@ class ModelConfig(RangeChecked):
 
 @dataclass(frozen=True)
 class Config(RangeChecked):
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(
-            steps=4000, batch_size=64, lr=0.02, eval_every=100, log_every=100
-        )
-    )
     # Stop once every dev target is right with a logit of at least this size (6: p > 0.997).
     # A confident solution saturates the state, which is what carries it to longer inputs.
     margin: float = ranged(6.0, ge=0)
+    data: DataConfig = section(DataConfig)
+    model: ModelConfig = section(ModelConfig)
+    train: TrainConfig = section(
+        TrainConfig, steps=4000, batch_size=64, lr=0.02, eval_every=100, log_every=100
+    )
 
 
 # --- data ------------------------------------------------------------------------------
@@ -89,6 +88,9 @@ class Batch:
     x: torch.Tensor  # (B, T) float bits, 0 after each sequence's end
     y: torch.Tensor  # (B, T) float evenness after each input, 0 after the end
     lengths: torch.Tensor  # (B,) int64
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(self.x.to(device), self.y.to(device), self.lengths.to(device))
 
     @property
     def mask(self) -> torch.Tensor:
@@ -167,10 +169,7 @@ def sample_batch(n: int, split: str | None, min_len: int, max_len: int, seed: in
 
 def fixed_set(cfg: DataConfig, split: str, n: int, lo: int = 0, hi: int = 0) -> Batch:
     """The seeded dev/test set (lengths ``lo..hi``, default the training range)."""
-    lo, hi = lo or cfg.min_len, hi or cfg.max_len
-    seed = cfg.seed * 7 + SPLITS.get(split, 5) * 1000 + lo * 31 + hi
-    # beyond the training lengths every sequence is unseen: no split needed
-    return sample_batch(n, split if lo <= cfg.max_len else None, lo, hi, seed)
+    return TASK.fixed_set(cfg, split, n, lo, hi)
 
 
 # --- loss and scores -------------------------------------------------------------------
@@ -224,55 +223,39 @@ def build_model(cfg: Config) -> ParityRNN:
 
 
 def train_model(
-    cfg: Config,
-    device: torch.device,
-    run_dir: Path | None = None,
-    progress: bool = True,
-    desc: str = "parity",
+    cfg: Config, device: torch.device, run_dir: Path | None = None, **fit: Any
 ) -> tuple[ParityRNN, dict[str, float], list[dict[str, float]]]:
     """Train a fresh model on fresh train-split batches; stop once dev is confidently right.
+    ``fit``: ``progress`` and ``desc``, as for ``Task.fit``.
 
     Returns the model (the best on dev), its dev metrics and the training history.
     """
-    model, _, result, final = TASK.fit(cfg, device, run_dir=run_dir, progress=progress, desc=desc)
+    model, _, result, final = TASK.fit(cfg, device, run_dir=run_dir, **fit)
     metrics = {**final, "steps": float(result.steps), "seconds": result.seconds}
     return model, metrics, result.history
 
 
-def _to(b: Batch, device: torch.device) -> Batch:
-    return Batch(b.x.to(device), b.y.to(device), b.lengths.to(device))
-
-
-def eval_set(d: DataConfig, split: str) -> Batch:
-    """``dev`` or ``test`` (training lengths, sequences never trained on) or ``long`` (test
-    sequences of length ``data.long_len``)."""
-    if split == "long":
-        return fixed_set(d, "test", d.test_size // 4, d.long_len, d.long_len)
-    return fixed_set(d, split, d.dev_size if split == "dev" else d.test_size)
-
-
-class ParityTask(Task[Config, None, ParityRNN, list[int]]):
+class ParityTask(GeneratedTask[Config, ParityRNN, list[int], Batch]):
     """``predict(["0 1 1 0 1"]) == ["1 0 1 1 0"]`` (a ``final`` model: ``["0"]``)."""
 
     name = "parity"
     config_type = Config
     metric = "margin"
-    splits = ("dev", "test", "long")
+
+    def sample(
+        self, d: DataConfig, n: int, split: str, lo: int, hi: int, gen: torch.Generator
+    ) -> Batch:
+        # beyond the training lengths every sequence is unseen: no split needed
+        return make_batch(*sample_split(n, split if lo <= d.max_len else None, lo, hi, gen))
+
+    def long_set(self, d: DataConfig) -> Batch:
+        """Test sequences of length ``data.long_len``."""
+        return self.fixed_set(d, "test", d.test_size // 4, d.long_len, d.long_len)
 
     def build_model(self, cfg: Config, res: None) -> ParityRNN:
         if cfg.data.target not in TARGETS:
             raise ValueError(f"data.target expects every or final, got {cfg.data.target!r}")
         return build_model(cfg)
-
-    def train_batches(self, cfg: Config, res: None, device: torch.device) -> Callable[[int], Batch]:
-        d = cfg.data
-
-        def batch_fn(step: int) -> Batch:
-            gen = step_generator(cfg.train.seed, step)
-            bits, lengths = sample_split(cfg.train.batch_size, "train", d.min_len, d.max_len, gen)
-            return _to(make_batch(bits, lengths), device)
-
-        return batch_fn
 
     def loss(self, cfg: Config, model: ParityRNN, batch: Batch) -> torch.Tensor:
         return loss_of(model, batch, cfg.data.target)
@@ -284,7 +267,7 @@ class ParityTask(Task[Config, None, ParityRNN, list[int]]):
     def evaluator(
         self, cfg: Config, res: None, split: str, device: torch.device
     ) -> Callable[[ParityRNN], dict[str, float]]:
-        batch = _to(eval_set(cfg.data, split), device)
+        batch = self.eval_set(cfg.data, split).to(device)
         return lambda m: {**score(m, batch, cfg.data.target), "n": float(batch.x.shape[0])}
 
     def goal(self, cfg: Config) -> Callable[[dict[str, float]], bool]:
@@ -294,7 +277,7 @@ class ParityTask(Task[Config, None, ParityRNN, list[int]]):
         return parse_line(line, where)
 
     def answer(self, run: Run, xs: Sequence[list[int]], **options: Any) -> list[str]:
-        batch = _to(encode(xs), run.device)
+        batch = encode(xs).to(run.device)
         logits, _ = run.model(batch.x)  # (B, T)
         bits = (logits > 0).long().cpu()  # (B, T)
         rows = zip(bits, batch.lengths.tolist(), strict=True)

@@ -40,7 +40,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -51,11 +51,17 @@ from rnnlab.nn.vocab import PAD, Vocab, pad_batch, tokenize
 from rnnlab.tasks.base import Run, Task, write_metrics
 from rnnlab.tasks.pos.data import TAGSETS, Sentence, read_conllu, split_file
 from rnnlab.tasks.pos.model import CHAR_MODELS, Tagger, TaggerInput
-from rnnlab.training.config import RangeChecked, ranged, unranged
+from rnnlab.training.config import RangeChecked, ranged, section, unranged
 from rnnlab.training.data import dataset_dir
 from rnnlab.training.distributed import bounds
 from rnnlab.training.loop import TrainConfig
+from rnnlab.training.recipes import COSINE
 from rnnlab.training.samplers import step_generator
+
+# how the task trains by default: [train] of its Config
+TRAIN = replace(
+    COSINE, lr=3e-3, steps=6000, warmup=100, clip_norm=5.0, eval_every=300, log_every=100
+)
 
 VOCAB_FILES = {"words": "words.json", "chars": "chars.json", "tags": "tags.json"}
 
@@ -87,21 +93,9 @@ class ModelConfig(RangeChecked):
 
 @dataclass(frozen=True)
 class Config(RangeChecked):
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(
-            lr=3e-3,
-            steps=6000,
-            batch_size=32,
-            schedule="cosine",
-            warmup=100,
-            min_lr_ratio=0.05,
-            clip_norm=5.0,
-            eval_every=300,
-            log_every=100,
-        )
-    )
+    data: DataConfig = section(DataConfig)
+    model: ModelConfig = section(ModelConfig)
+    train: TrainConfig = TRAIN
 
 
 # --- vocabularies and batches --------------------------------------------------------

@@ -23,7 +23,7 @@ question); the decoder stops at EOS or after ``2 * length + 5`` tokens.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,15 @@ import torch
 from rnnlab.nn.attention import KINDS as ATTENTION_KINDS
 from rnnlab.nn.layers import BACKENDS, length_mask
 from rnnlab.nn.seq2seq import CELLS, Seq2Seq
-from rnnlab.tasks.base import Run, Task
-from rnnlab.training.config import RangeChecked, ranged
+from rnnlab.tasks.base import Run
+from rnnlab.tasks.generated import GeneratedTask
+from rnnlab.training.config import RangeChecked, ranged, section
 from rnnlab.training.loop import TrainConfig
-from rnnlab.training.samplers import HASH_SPLITS, sample_hash_split, step_generator
+from rnnlab.training.recipes import COSINE
+from rnnlab.training.samplers import HASH_SPLITS, sample_hash_split
+
+# how the task trains by default: [train] of its Config
+TRAIN = replace(COSINE, lr=1e-2, steps=3000, batch_size=256, eval_every=50)
 
 SPLITS = HASH_SPLITS  # hash bucket of each held-out split; buckets 2..9 train
 SHARED_BELOW = 100  # lengths with fewer possible sequences than this are in every split
@@ -65,20 +70,10 @@ class ModelConfig(RangeChecked):
 
 @dataclass(frozen=True)
 class Config(RangeChecked):
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(
-            steps=3000,
-            batch_size=256,
-            lr=1e-2,
-            schedule="cosine",
-            min_lr_ratio=0.05,
-            eval_every=50,
-            log_every=50,
-        )
-    )
     goal: float = ranged(1.0, ge=0, le=1)  # stop once dev exact-sequence accuracy reaches this
+    data: DataConfig = section(DataConfig)
+    model: ModelConfig = section(ModelConfig)
+    train: TrainConfig = TRAIN
 
 
 def special_ids(k: int) -> tuple[int, int, int]:
@@ -214,55 +209,37 @@ def score(model: Seq2Seq, batch: Batch, k: int, device: torch.device) -> dict[st
 
 def fixed_set(cfg: DataConfig, split: str, n: int, lo: int = 0, hi: int = 0) -> Batch:
     """The seeded dev/test set (lengths ``lo..hi``, default the training range)."""
-    lo, hi = lo or cfg.min_len, hi or cfg.max_len
-    g = torch.Generator().manual_seed(cfg.seed * 7 + SPLITS.get(split, 5) * 1000 + lo * 31 + hi)
-    src, lengths = sample_split(n, split, cfg.vocab, lo, hi, g)
-    return make_batch(src, lengths, cfg.vocab)
+    return TASK.fixed_set(cfg, split, n, lo, hi)
 
 
 def train_model(
-    cfg: Config,
-    device: torch.device,
-    run_dir: Path | None = None,
-    progress: bool = True,
-    desc: str = "reverse",
+    cfg: Config, device: torch.device, run_dir: Path | None = None, **fit: Any
 ) -> tuple[Seq2Seq, dict[str, float]]:
-    """Train a fresh model; stops early once dev exact accuracy reaches ``cfg.goal``."""
-    model, _, result, final = TASK.fit(cfg, device, run_dir=run_dir, progress=progress, desc=desc)
+    """Train a fresh model; stops early once dev exact accuracy reaches ``cfg.goal``.
+    ``fit``: ``progress`` and ``desc``, as for ``Task.fit``."""
+    model, _, result, final = TASK.fit(cfg, device, run_dir=run_dir, **fit)
     return model, {**final, "steps": float(result.steps), "seconds": result.seconds}
 
 
-def eval_set(d: DataConfig, split: str) -> Batch:
-    """``dev``, ``test`` (training lengths) or ``long`` (test-bucket sequences 1x..2x the
-    longest training length)."""
-    if split == "long":
-        return fixed_set(d, "test", d.test_size, d.max_len + 1, 2 * d.max_len)
-    return fixed_set(d, split, d.dev_size if split == "dev" else d.test_size)
-
-
-class ReverseTask(Task[Config, None, Seq2Seq, list[int]]):
+class ReverseTask(GeneratedTask[Config, Seq2Seq, list[int], Batch]):
     """``predict(["3 1 4"]) == ["4 1 3"]``; ``beam=K`` decodes with a beam search."""
 
     name = "reverse"
     config_type = Config
     metric = "exact"
-    splits = ("dev", "test", "long")
     predict_options = ("beam",)
+
+    def sample(
+        self, d: DataConfig, n: int, split: str, lo: int, hi: int, gen: torch.Generator
+    ) -> Batch:
+        return make_batch(*sample_split(n, split, d.vocab, lo, hi, gen), d.vocab)
+
+    def long_set(self, d: DataConfig) -> Batch:
+        """Test-bucket sequences 1x..2x the longest training length."""
+        return self.fixed_set(d, "test", d.test_size, d.max_len + 1, 2 * d.max_len)
 
     def build_model(self, cfg: Config, res: None) -> Seq2Seq:
         return build_model(cfg)
-
-    def train_batches(self, cfg: Config, res: None, device: torch.device) -> Callable[[int], Batch]:
-        d = cfg.data
-
-        def batch_fn(step: int) -> Batch:
-            gen = step_generator(cfg.train.seed, step)
-            src, lengths = sample_split(
-                cfg.train.batch_size, "train", d.vocab, d.min_len, d.max_len, gen
-            )
-            return make_batch(src, lengths, d.vocab).to(device)
-
-        return batch_fn
 
     def loss(self, cfg: Config, model: Seq2Seq, batch: Batch) -> torch.Tensor:
         return model.loss(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out)
@@ -273,7 +250,7 @@ class ReverseTask(Task[Config, None, Seq2Seq, list[int]]):
     def evaluator(
         self, cfg: Config, res: None, split: str, device: torch.device
     ) -> Callable[[Seq2Seq], dict[str, float]]:
-        batch = eval_set(cfg.data, split)
+        batch = self.eval_set(cfg.data, split)
 
         def metrics(m: Seq2Seq) -> dict[str, float]:
             r = score(m, batch, cfg.data.vocab, device)
@@ -297,10 +274,7 @@ class ReverseTask(Task[Config, None, Seq2Seq, list[int]]):
         out = run.model.greedy(
             src.to(run.device), lengths.to(run.device), max_len=2 * src.shape[1] + 5
         )
-        return [
-            " ".join(str(t) for t in row[:n].tolist())
-            for row, n in zip(out.tokens.cpu(), out.lengths.cpu().tolist(), strict=True)
-        ]
+        return [_line(h.tokens) for h in out.hypotheses()]
 
 
 def _beam(
@@ -310,7 +284,12 @@ def _beam(
     src, lengths = pad_sources(seqs, k)
     limits = 2 * lengths + 5  # (B,)
     found = model.beam(src.to(device), lengths.to(device), beam, limits.to(device))
-    return [" ".join(str(t) for t in hyps[0].tokens) for hyps in found]
+    return [_line(hyps[0].tokens) for hyps in found]
+
+
+def _line(tokens: list[int]) -> str:
+    """An answer line: ``[4, 1, 3]`` -> ``"4 1 3"``."""
+    return " ".join(str(t) for t in tokens)
 
 
 TASK = ReverseTask()

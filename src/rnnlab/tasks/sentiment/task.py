@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,13 +47,25 @@ from rnnlab.tasks.base import Task, write_metrics
 from rnnlab.tasks.sentiment.data import LABELS, Corpus, folds, holdout, load_mr
 from rnnlab.tasks.sentiment.model import POOLS, SentimentClassifier, init_from_lm
 from rnnlab.training.checkpoint import load_weights
-from rnnlab.training.config import RangeChecked, ranged, save_config, unranged
+from rnnlab.training.config import RangeChecked, ranged, save_config, section, unranged
 from rnnlab.training.data import data_root
 from rnnlab.training.loop import TrainConfig, fit
 from rnnlab.training.samplers import EpochSampler
 
 if TYPE_CHECKING:
     from rnnlab.tasks.base import Run
+
+# how the task trains by default: [train] of its Config
+TRAIN = TrainConfig(
+    steps=2000,
+    batch_size=50,
+    lr=3e-3,
+    schedule="linear",
+    warmup=50,
+    eval_every=50,
+    log_every=25,
+    clip_norm=5.0,
+)
 
 VOCAB_FILE = "vocab.json"
 
@@ -103,26 +115,14 @@ class FinetuneConfig(RangeChecked):
 
 @dataclass(frozen=True)
 class Config(RangeChecked):
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(
-            steps=2000,
-            batch_size=50,
-            lr=3e-3,
-            weight_decay=0.0,
-            schedule="linear",
-            warmup=50,
-            eval_every=50,
-            log_every=25,
-            clip_norm=5.0,
-        )
-    )
-    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     # a language-model run folder (rnnlab train lm) to start from
     pretrained: str = unranged("", "a run folder of rnnlab train lm; '' = none")
     # > 1: that many classifiers (train.seed + i), probabilities averaged
     ensemble: int = ranged(1, ge=1)
+    data: DataConfig = section(DataConfig)
+    model: ModelConfig = section(ModelConfig)
+    train: TrainConfig = TRAIN
+    finetune: FinetuneConfig = section(FinetuneConfig)
 
 
 # --- data ------------------------------------------------------------------------------
