@@ -17,7 +17,9 @@ batch whose longest source has 5 tokens::
 ``rnnlab predict RUN_DIR "3 1 4"`` prints ``4 1 3``. Inputs are whitespace-separated
 integers in ``0..K-1``; an empty line or any other token is an error. Lengths beyond the
 training range are accepted (how well they are reversed is the length-generalization
-question); the decoder stops at EOS or after ``2 * length + 5`` tokens.
+question); the decoder stops at EOS or after ``2 * length + 5`` tokens. An input may have
+at most ``MAX_TOKENS`` = 1,000 tokens (decoding time grows with the square of the length
+under attention); a longer one is a ``ValueError`` naming the line and the limit.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from rnnlab.training.samplers import HASH_SPLITS, sample_hash_split, step_genera
 
 SPLITS = HASH_SPLITS  # hash bucket of each held-out split; buckets 2..9 train
 SHARED_BELOW = 100  # lengths with fewer possible sequences than this are in every split
+MAX_TOKENS = 1000  # the longest input predict takes
 
 
 @dataclass(frozen=True)
@@ -242,6 +245,7 @@ class ReverseTask(Task[Config, None, Seq2Seq, list[int]]):
     metric = "exact"
     splits = ("dev", "test", "long")
     predict_options = ("beam",)
+    max_input_tokens = MAX_TOKENS
 
     def build_model(self, cfg: Config, res: None) -> Seq2Seq:
         return build_model(cfg)
