@@ -15,6 +15,7 @@ and ``rnnlab predict`` find the task again.
 from __future__ import annotations
 
 import importlib
+import inspect
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,8 @@ def _import(ref: str, name: str) -> Task[Any, Any, Any, Any]:
         raise
     obj = getattr(module, attr or "TASK", None)
     if isinstance(obj, type) and issubclass(obj, Task):
+        if inspect.isabstract(obj):
+            raise ValueError(f"task {name!r}: {ref} is an abstract Task class, not a task")
         obj = obj()
     if not isinstance(obj, Task):
         raise ValueError(

@@ -3,7 +3,8 @@
 ``save_tensors(path, tensors)`` writes ``path`` atomically and ``path.sha256`` beside it;
 ``load_tensors(path)`` refuses a file whose checksum differs (truncated, tampered) or that
 safetensors cannot parse, with a ``ValueError`` naming the file. ``load_weights`` also
-checks names and shapes against the model and lists what is missing or unexpected.
+checks names, shapes and dtypes against the model and lists what is missing or
+unexpected.
 
 Crash safety (a process killed at any instant, e.g. SIGKILL). ``atomic_write_many`` writes
 every file of a group (a checkpoint's weights, optimizer state and ``trainer.json``; a
@@ -195,7 +196,12 @@ def check_state_dict(
         for k in sorted(set(expected) & set(found))
         if expected[k].shape != found[k].shape
     ]
-    if missing or unexpected or shapes:
+    dtypes = [
+        f"{k}: model {expected[k].dtype} vs file {found[k].dtype}"
+        for k in sorted(set(expected) & set(found))
+        if expected[k].dtype != found[k].dtype
+    ]
+    if missing or unexpected or shapes or dtypes:
         parts = []
         if missing:
             parts.append("missing " + ", ".join(missing[:5]))
@@ -203,6 +209,8 @@ def check_state_dict(
             parts.append("unexpected " + ", ".join(unexpected[:5]))
         if shapes:
             parts.append("shape mismatch " + "; ".join(shapes[:5]))
+        if dtypes:
+            parts.append("dtype mismatch " + "; ".join(dtypes[:5]))
         raise ValueError(f"{where} does not fit this model: " + "; ".join(parts))
 
 

@@ -142,5 +142,10 @@ def load_image(path: str | Path, size: int) -> np.ndarray:
                 )
             img.load()
             return to_square_rgb(img, size)
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError) as exc:
+    except Image.DecompressionBombError as exc:  # PIL's own, larger limit, at the header
+        raise ValueError(
+            f"{path}: more than {MAX_IMAGE_PIXELS:,} pixels, the most an image may have "
+            f"(caption.data.MAX_IMAGE_PIXELS): {exc}"
+        ) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValueError(f"{path}: not an image file that PIL can read ({exc})") from exc

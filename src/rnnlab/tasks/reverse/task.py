@@ -292,9 +292,11 @@ class ReverseTask(Task[Config, None, Seq2Seq, list[int]]):
         out = run.model.greedy(
             src.to(run.device), lengths.to(run.device), max_len=2 * src.shape[1] + 5
         )
+        # each input's own limit, 2 * length + 5: an answer does not depend on its batch
+        limits = (2 * lengths + 5).minimum(out.lengths.cpu()).tolist()
         return [
             " ".join(str(t) for t in row[:n].tolist())
-            for row, n in zip(out.tokens.cpu(), out.lengths.cpu().tolist(), strict=True)
+            for row, n in zip(out.tokens.cpu(), limits, strict=True)
         ]
 
 
