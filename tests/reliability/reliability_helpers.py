@@ -27,32 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-# --- toy data ----------------------------------------------------------------------------
+from rnnlab.bench.inputs import write_treebank as bench_treebank
 
-LEXICON = {
-    "DET": ["the", "a", "this"],
-    "ADJ": ["old", "green", "quiet"],
-    "NOUN": ["dog", "boat", "idea", "river"],
-    "VERB": ["sees", "likes", "builds"],
-    "PUNCT": [".", "!"],
-}
+# --- toy data ----------------------------------------------------------------------------
 
 
 def write_treebank(folder: Path, sentences: int = 30) -> None:
-    """``toy-ud-{train,dev,test}.conllu``: DET (ADJ) NOUN VERB DET NOUN PUNCT."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(0)
-    for split in ("train", "dev", "test"):
-        lines = []
-        for k in range(sentences):
-            tags = ["DET", *(["ADJ"] if rng.random() < 0.5 else []), "NOUN", "VERB"]
-            tags += ["DET", "NOUN", "PUNCT"]
-            lines.append(f"# sent_id = {split}-{k}")
-            for i, tag in enumerate(tags, 1):
-                word = rng.choice(LEXICON[tag])
-                lines.append("\t".join([str(i), word, word, tag, "_", "_", "0", "_", "_", "_"]))
-            lines.append("")
-        (folder / f"toy-ud-{split}.conllu").write_text("\n".join(lines) + "\n")
+    """``toy-ud-{train,dev,test}.conllu`` (the benchmark's toy treebank)."""
+    bench_treebank(folder, sentences)
 
 
 def write_mr(root: Path, n: int = 40) -> None:
