@@ -144,8 +144,7 @@ def test_answers_do_not_depend_on_the_grouping(
     task = run.task
     with torch.no_grad():
         alone = [
-            task.answer(run, [task.encode(run.cfg, run.res, line, "x")])[0]
-            for line in INPUTS[name]
+            task.answer(run, [task.encode(run.cfg, run.res, line, "x")])[0] for line in INPUTS[name]
         ]
     for budget in (10**9, 64, 1):
         monkeypatch.setattr(type(task), "predict_batch_tokens", budget)
