@@ -6,6 +6,7 @@ rnnlab train TASK [--config F] [--set k=v ...] [--out RUN_DIR] [--data-dir D]
              (data-parallel; also under torchrun: docs/distributed.md)
 rnnlab eval RUN_DIR [--split S] [--json]
 rnnlab predict RUN_DIR [INPUT ... | --input-file F] [--beam K] [--generate TEXT]
+               [--pretokenized]
 rnnlab bench NAME [ARGS ...]
 rnnlab config TASK            (print the default config as TOML)
 """
@@ -28,6 +29,7 @@ BENCHES: dict[str, str] = {
     "sentiment": "rnnlab.tasks.sentiment.bench",
     "caption": "rnnlab.tasks.caption.bench",
     "scaling": "rnnlab.bench.scaling",
+    "inputs": "rnnlab.bench.inputs",
 }
 
 PRESETS = Path(__file__).parent / "presets"
@@ -144,6 +146,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.beam is not None:
         options["beam"] = args.beam
+    if args.pretokenized:
+        options["pretokenized"] = True
     if args.generate is not None:
         options["generate"] = True
         inputs = [args.generate, *args.inputs]
@@ -252,6 +256,11 @@ def make_parser() -> argparse.ArgumentParser:
     sp.add_argument("--input-file", help="one input a line")
     sp.add_argument("--beam", type=int, help="beam size for decoders")
     sp.add_argument("--generate", metavar="TEXT", help="language model: continue TEXT")
+    sp.add_argument(
+        "--pretokenized",
+        action="store_true",
+        help="text tasks: the input is tokenized already (split on whitespace only)",
+    )
     sp.add_argument("--device", default="auto")
     sp.set_defaults(func=cmd_predict)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import inspect
 import tempfile
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -51,6 +52,8 @@ def _import(ref: str, name: str) -> Task[Any, Any, Any, Any]:
         raise
     obj = getattr(module, attr or "TASK", None)
     if isinstance(obj, type) and issubclass(obj, Task):
+        if inspect.isabstract(obj):
+            raise ValueError(f"task {name!r}: {ref} is an abstract Task class, not a task")
         obj = obj()
     if not isinstance(obj, Task):
         raise ValueError(

@@ -25,6 +25,12 @@ rows: ``shard(cfg, batch, rank, world)`` (a rank's part of a global batch) and
 ``loss_count(cfg, batch)`` (what the loss is a mean over, e.g. target tokens);
 ``check_distributed(cfg)`` refuses settings that cannot train data-parallel.
 
+Bounded inputs: ``Run.predict`` refuses an input longer than ``max_input_tokens``
+(counted by ``input_size``) with a ``ValueError`` naming the line and the limit, and hands
+``answer`` the inputs sorted by size in groups of at most ``predict_batch_tokens`` tokens
+(padding included), so memory stays bounded however many lines come in. Options named in
+``encode_options`` (e.g. ``pretokenized``) go to ``encode``, the others to ``answer``.
+
 ``Task.fit`` trains with ``rnnlab.training.fit`` from those pieces; ``Task.train`` writes
 the run folder. A task whose training has more stages (an ensemble, a pretrained start)
 overrides ``train``; one whose model is not one weights file overrides ``load_model``.
@@ -38,7 +44,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
@@ -67,6 +73,13 @@ class Task(ABC, Generic[C, R, M, X]):
     predict_options: ClassVar[tuple[str, ...]] = ()  # keyword options of ``answer``
     # settings renamed since run folders were first written: old dotted key -> new one
     renamed: ClassVar[dict[str, str]] = {}
+    # the predict options ``encode`` takes (as keywords) instead of ``answer``
+    encode_options: ClassVar[tuple[str, ...]] = ()
+    # the longest input ``predict`` accepts, in ``input_size`` units; 0 = no limit
+    max_input_tokens: ClassVar[int] = 0
+    # ``predict`` calls ``answer`` on groups of inputs of at most this many tokens (the
+    # group's size times its longest input; an input longer than this goes alone)
+    predict_batch_tokens: ClassVar[int] = 16384
 
     # --- data-dependent resources ------------------------------------------------------
 
@@ -182,6 +195,21 @@ class Task(ABC, Generic[C, R, M, X]):
     def answer(self, run: Run[C, R, M], xs: Sequence[X], **options: Any) -> list[str]:
         """One answer line per encoded input."""
 
+    def input_size(self, x: X) -> int:
+        """An encoded input's size for ``max_input_tokens`` and ``predict_batch_tokens``:
+        its length (words, bits, tokens); 1 for an input without one."""
+        return len(x) if isinstance(x, Sized) else 1
+
+    def check_size(self, x: X, where: str) -> X:
+        """``x``, or a ``ValueError`` naming ``where`` when it is over ``max_input_tokens``."""
+        n, limit = self.input_size(x), self.max_input_tokens
+        if limit and n > limit:
+            raise ValueError(
+                f"{where} has {n:,} tokens; {self.name} takes at most {limit:,} per input "
+                f"({type(self).__name__}.max_input_tokens): split it into shorter lines"
+            )
+        return x
+
     def evaluate(self, run: Run[C, R, M], split: str) -> dict[str, float]:
         with torch.no_grad():
             return self.evaluator(run.cfg, run.res, split, run.device)(run.model)
@@ -200,22 +228,30 @@ class Run(Generic[C, R, M]):
 
     def predict(self, inputs: Sequence[str], **options: Any) -> list[str]:
         """One answer line per input line (e.g. ``"0 1 1"`` -> ``"1 0 1"`` for parity)."""
-        unknown = sorted(set(options) - set(self.task.predict_options))
+        task = self.task
+        unknown = sorted(set(options) - set(task.predict_options))
         if unknown:
-            allowed = ", ".join(self.task.predict_options) or "none"
+            allowed = ", ".join(task.predict_options) or "none"
             raise ValueError(
-                f"{self.task.name} predict does not take {', '.join(unknown)} "
-                f"(its options: {allowed})"
+                f"{task.name} predict does not take {', '.join(unknown)} (its options: {allowed})"
             )
-        xs = [
-            self.task.encode(self.cfg, self.res, line, f"input line {i}")
-            for i, line in enumerate(inputs, 1)
-        ]
-        if not xs:
-            return []
+        to_encode = {k: v for k, v in options.items() if k in task.encode_options}
+        to_answer = {k: v for k, v in options.items() if k not in task.encode_options}
+        xs = []
+        for i, line in enumerate(inputs, 1):
+            where = f"input line {i}"
+            xs.append(
+                task.check_size(task.encode(self.cfg, self.res, line, where, **to_encode), where)
+            )
+        sizes = [task.input_size(x) for x in xs]
+        out: list[str] = [""] * len(xs)
         self.model.eval()
         with torch.no_grad():
-            return self.task.answer(self, xs, **options)
+            for group in size_groups(sizes, task.predict_batch_tokens):
+                answers = task.answer(self, [xs[i] for i in group], **to_answer)
+                for i, answer in zip(group, answers, strict=True):
+                    out[i] = answer
+        return out
 
     def evaluate(self, split: str = "dev") -> dict[str, float]:
         """The task's metrics on ``split`` (one of ``task.splits``)."""
@@ -225,6 +261,21 @@ class Run(Generic[C, R, M]):
             raise ValueError(f"{self.task.name} evaluates split {known}, got {split!r}")
         self.model.eval()
         return self.task.evaluate(self, split)
+
+
+def size_groups(sizes: Sequence[int], budget: int, max_count: int = 0) -> list[list[int]]:
+    """Indices of ``sizes`` sorted by size (stably), cut into groups whose count times
+    largest size is at most ``budget`` (a size over the budget is a group alone) and, with
+    ``max_count``, of at most that many."""
+    order = sorted(range(len(sizes)), key=sizes.__getitem__)
+    groups: list[list[int]] = []
+    for i in order:
+        n = len(groups[-1]) + 1 if groups else 0
+        if groups and n * max(sizes[i], 1) <= budget and not (max_count and n > max_count):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 def load_task_run(task: Task[C, R, M, Any], cfg: C, run_dir: Path, device: torch.device) -> Run:

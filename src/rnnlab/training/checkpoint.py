@@ -3,7 +3,19 @@
 ``save_tensors(path, tensors)`` writes ``path`` atomically and ``path.sha256`` beside it;
 ``load_tensors(path)`` refuses a file whose checksum differs (truncated, tampered) or that
 safetensors cannot parse, with a ``ValueError`` naming the file. ``load_weights`` also
-checks names and shapes against the model and lists what is missing or unexpected.
+checks names, shapes and dtypes against the model and lists what is missing or
+unexpected.
+
+Crash safety (a process killed at any instant, e.g. SIGKILL). ``atomic_write_many`` writes
+every file of a group (a checkpoint's weights, optimizer state and ``trainer.json``; a
+weights file and its checksum) to ``NAME.tmp`` and syncs it, then records the renames to
+come in a journal (``.rename-journal.json``, itself written by a rename: the commit
+point), renames each ``NAME.tmp`` over ``NAME`` and deletes the journal. Killed before the
+journal exists, the group is as it was; killed after, ``finish_writes(folder)`` (run by
+the next write into the folder and by ``fit`` before it resumes) completes the renames, so
+a group is never left half old, half new. A reader that finds weights whose checksum
+sidecar is still ``NAME.sha256.tmp`` (killed between the two renames, weights first)
+accepts them when that sidecar matches: such a folder always loads.
 """
 
 from __future__ import annotations
@@ -62,13 +74,47 @@ def _write_tmp(path: Path, data: bytes) -> Path:
     return tmp
 
 
+JOURNAL = ".rename-journal.json"
+
+
+def _rename(src: Path, dst: Path) -> None:
+    """``os.replace``: the one place files are renamed into place (the fault tests stop
+    a process here)."""
+    os.replace(src, dst)
+
+
+def finish_writes(folder: str | Path) -> None:
+    """Complete the renames of a group that a crash interrupted after its journal was
+    written (every temporary file the journal names was whole and synced by then)."""
+    folder = Path(folder)
+    journal = folder / JOURNAL
+    if not journal.is_file():
+        return
+    try:
+        pairs = json.loads(journal.read_text(encoding="utf-8"))
+        moves = [(folder / str(tmp), folder / str(dst)) for tmp, dst in pairs]
+    except (ValueError, TypeError) as exc:  # JSONDecodeError and bad bytes are ValueErrors
+        raise ValueError(f"{journal}: a damaged rename journal ({exc}); delete it") from exc
+    for tmp, dst in moves:
+        if tmp.exists():
+            _rename(tmp, dst)
+    journal.unlink()
+
+
 def atomic_write_many(files: list[tuple[Path, bytes]]) -> None:
     """Write every ``(path, data)`` to a temporary file first, then rename them all in
-    order: a full disk or another error while writing leaves every file as it was.
+    order: a full disk or another error while writing leaves every file as it was, and a
+    crash leaves either the old group or (after ``finish_writes``) the new one.
 
     A full disk raises ``DiskFullError`` (a ``ValueError`` naming the file and the bytes
-    it needed); no temporary file is left behind.
+    it needed); no temporary file is left behind. All paths of a group of more than one
+    file lie in one folder (the journal's).
     """
+    folder = files[0][0].parent
+    if len(files) > 1:
+        if any(path.parent != folder for path, _ in files):
+            raise ValueError(f"atomic_write_many writes a group into one folder, got {files}")
+        finish_writes(folder)
     tmps: list[Path] = []
     try:
         for path, data in files:
@@ -77,8 +123,21 @@ def atomic_write_many(files: list[tuple[Path, bytes]]) -> None:
         for tmp in tmps:
             tmp.unlink(missing_ok=True)
         raise
-    for tmp, (path, _) in zip(tmps, files, strict=True):
-        os.replace(tmp, path)
+    if len(files) == 1:
+        _rename(tmps[0], files[0][0])
+        return
+    pairs = [[tmp.name, path.name] for tmp, (path, _) in zip(tmps, files, strict=True)]
+    journal = folder / JOURNAL
+    journal_tmp = journal.with_name(journal.name + ".tmp")
+    try:
+        _write_tmp(journal, json.dumps(pairs).encode())
+        _rename(journal_tmp, journal)  # the commit point
+    except BaseException:
+        if not journal.exists():  # not committed: the old group stays, tidily
+            for tmp in [*tmps, journal_tmp]:
+                tmp.unlink(missing_ok=True)
+        raise
+    finish_writes(folder)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -115,7 +174,8 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         raise ValueError(f"{path}: its checksum file {sidecar.name} is missing; refusing to load")
     expected = sidecar.read_text().strip()
     found = hashlib.sha256(data).hexdigest()
-    if found != expected:
+    pending = sidecar.with_name(sidecar.name + ".tmp")  # killed between the two renames
+    if found != expected and not (pending.is_file() and pending.read_text().strip() == found):
         raise ValueError(
             f"{path} is damaged (truncated or modified): SHA-256 {found[:16]}... "
             f"does not match the recorded {expected[:16]}..."
@@ -136,7 +196,12 @@ def check_state_dict(
         for k in sorted(set(expected) & set(found))
         if expected[k].shape != found[k].shape
     ]
-    if missing or unexpected or shapes:
+    dtypes = [
+        f"{k}: model {expected[k].dtype} vs file {found[k].dtype}"
+        for k in sorted(set(expected) & set(found))
+        if expected[k].dtype != found[k].dtype
+    ]
+    if missing or unexpected or shapes or dtypes:
         parts = []
         if missing:
             parts.append("missing " + ", ".join(missing[:5]))
@@ -144,6 +209,8 @@ def check_state_dict(
             parts.append("unexpected " + ", ".join(unexpected[:5]))
         if shapes:
             parts.append("shape mismatch " + "; ".join(shapes[:5]))
+        if dtypes:
+            parts.append("dtype mismatch " + "; ".join(dtypes[:5]))
         raise ValueError(f"{where} does not fit this model: " + "; ".join(parts))
 
 

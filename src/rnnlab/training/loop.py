@@ -314,6 +314,9 @@ def _fit(
     best_state: dict[str, torch.Tensor] | None = None  # the best weights seen in this call
     resumed = False
     state = None
+    if run_dir is not None:  # renames a crash interrupted (checkpoint.finish_writes)
+        ckpt.finish_writes(run_dir)
+        ckpt.finish_writes(run_dir / CKPT_DIR)
     if run_dir is not None and resume and (run_dir / CKPT_DIR / "trainer.json").exists():
         state = load_checkpoint(run_dir, model, opt)
     if d is not None:
@@ -345,6 +348,8 @@ def _fit(
             _rewrite_metrics(metrics_path, start)
     if not resumed:
         seed_everything(cfg.seed)
+        if metrics_path is not None:  # a run killed before its first checkpoint logged steps
+            _rewrite_metrics(metrics_path, 0)
     sign = 1.0 if higher_is_better else -1.0
     t0 = time.perf_counter()
     bar = Progress(total=cfg.steps, desc=desc, enabled=progress, start=start)

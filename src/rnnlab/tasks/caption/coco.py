@@ -78,7 +78,7 @@ def read_jsonl(path: Path) -> list[tuple[Path, list[str], str]]:
         where = f"{path}:{lineno}"
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:  # nested too deep: RecursionError
             raise ValueError(f"{where}: not a JSON record: {exc}") from exc
         if not isinstance(rec, dict) or not isinstance(rec.get("file"), str):
             raise ValueError(f"{where}: expected a record with a 'file' string, got {line[:80]!r}")
@@ -93,18 +93,31 @@ def read_coco_json(path: Path) -> list[tuple[Path, list[str], str]]:
     """``(image path, captions, where)`` per captioned image of a COCO captions JSON."""
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"{path}: not a COCO captions JSON file: {exc}") from exc
-    if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
-        raise ValueError(f"{path}: expected a JSON object with 'images' and 'annotations'")
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("images"), list)
+        or not isinstance(data.get("annotations"), list)
+    ):
+        raise ValueError(f"{path}: expected a JSON object with 'images' and 'annotations' lists")
     files: dict[Any, str] = {}
+    ids = (str, int)  # JSON values that can name an image
     for i, img in enumerate(data["images"]):
-        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
+        if (
+            not isinstance(img, dict)
+            or not isinstance(img.get("id"), ids)
+            or "file_name" not in img
+        ):
             raise ValueError(f"{path}: images[{i}] needs 'id' and 'file_name', got {img!r:.80}")
         files[img["id"]] = str(img["file_name"])
     caps: dict[Any, list[str]] = {}
     for i, ann in enumerate(data["annotations"]):
-        if not isinstance(ann, dict) or "image_id" not in ann or "caption" not in ann:
+        if (
+            not isinstance(ann, dict)
+            or not isinstance(ann.get("image_id"), ids)
+            or "caption" not in ann
+        ):
             raise ValueError(f"{path}: annotations[{i}] needs 'image_id' and 'caption'")
         if ann["image_id"] not in files:
             raise ValueError(

@@ -5,6 +5,10 @@ images as one ``uint8`` array and, per image, one or more reference captions. Th
 sees captions as lower-cased tokens (:func:`caption_tokens`); BLEU and exact match
 compare those tokens, so "Flag: Germany" and "flag : germany" are the same caption.
 
+Bounded inputs: an image file may have at most ``MAX_IMAGE_BYTES`` (50 MB) and, decoded,
+``MAX_IMAGE_PIXELS`` (40 megapixels); a bigger one is a ``ValueError`` naming the file and
+the limit, checked before the pixels are decoded.
+
 Rendered images are cached under :func:`cache_dir` (``$RNNLAB_CACHE``, else
 ``$XDG_CACHE_HOME/rnnlab``, else ``~/.cache/rnnlab``), never beside the data or code.
 """
@@ -22,6 +26,8 @@ import numpy as np
 from rnnlab.nn.vocab import tokenize
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".svg")
+MAX_IMAGE_BYTES = 50_000_000  # the largest image file read
+MAX_IMAGE_PIXELS = 40_000_000  # the most pixels an image may decode to
 
 
 @dataclass(frozen=True)
@@ -118,11 +124,28 @@ def load_image(path: str | Path, size: int) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file not found: {path}")
+    nbytes = path.stat().st_size
+    if nbytes > MAX_IMAGE_BYTES:
+        raise ValueError(
+            f"{path}: {nbytes:,} bytes; images of at most {MAX_IMAGE_BYTES:,} are read "
+            "(caption.data.MAX_IMAGE_BYTES)"
+        )
     if path.suffix.lower() == ".svg":
         return render_svg(path.read_bytes(), size, str(path))
     try:
-        with Image.open(path) as img:
+        with Image.open(path) as img:  # reads the header only
+            w, h = img.size
+            if w * h > MAX_IMAGE_PIXELS:
+                raise ValueError(
+                    f"{path}: {w} x {h} pixels; images of at most {MAX_IMAGE_PIXELS:,} pixels "
+                    "are read (caption.data.MAX_IMAGE_PIXELS)"
+                )
             img.load()
             return to_square_rgb(img, size)
+    except Image.DecompressionBombError as exc:  # PIL's own, larger limit, at the header
+        raise ValueError(
+            f"{path}: more than {MAX_IMAGE_PIXELS:,} pixels, the most an image may have "
+            f"(caption.data.MAX_IMAGE_PIXELS): {exc}"
+        ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValueError(f"{path}: not an image file that PIL can read ({exc})") from exc

@@ -63,15 +63,19 @@ def parse_records(data: bytes, where: str) -> list[Emoji]:
     """The base emoji (no skin-tone variants) of ``openmoji.json``'s bytes."""
     try:
         records = json.loads(data.decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"{where}: {RECORDS} is not valid JSON: {exc}") from exc
+    if not isinstance(records, list):
+        raise ValueError(f"{where}: {RECORDS} is not a list of records")
     out = []
     for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise ValueError(f"{where}: {RECORDS} record {i} is not an object: {rec!r:.40}")
         try:
             if rec.get("skintone", ""):
                 continue
             out.append(Emoji(str(rec["hexcode"]), str(rec["annotation"]), str(rec["group"])))
-        except (KeyError, AttributeError) as exc:
+        except KeyError as exc:
             raise ValueError(f"{where}: {RECORDS} record {i} lacks {exc}") from exc
     if not out:
         raise ValueError(f"{where}: {RECORDS} holds no base emoji")

@@ -353,6 +353,7 @@ class CaptionTask(Task[Config, CaptionVocab, Captioner, str]):
     metric = "bleu"
     splits = ("train", "dev", "test", "heldout")
     predict_options = ("beam",)
+    predict_batch_tokens = 64  # images captioned at once (each one file read, then dropped)
 
     def prepare(self, cfg: Config, run_dir: Path | None) -> CaptionVocab:
         check_name(cfg.data.name)
@@ -450,6 +451,9 @@ class CaptionTask(Task[Config, CaptionVocab, Captioner, str]):
         if not path:
             raise ValueError(f"{where} is empty: expected the path of an image")
         return path
+
+    def input_size(self, x: str) -> int:
+        return 1  # one image; its file's size and pixels are bounded by load_image
 
     def answer(
         self, run: Run, xs: Sequence[str], beam: int | None = None, **options: Any

@@ -23,7 +23,9 @@ direction over consecutive ``bptt`` windows of the split, and ``ppl_backward`` f
 reverse one.
 ``predict([text], generate=True)`` continues the text by sampling (seeded, temperature
 ``0.8``, up to 30 words or ``</s>``); without ``generate`` it prints each line's
-perplexity.
+perplexity. Input text is tokenized as the corpus is (``rnnlab.nn.vocab.tokenize_mr``),
+or split on whitespace with ``pretokenized=True``, and lower-cased; a line may have at
+most ``MAX_WORDS`` = 5,000 words (a ``ValueError`` names it and the limit).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from typing import Any
 import torch
 
 from rnnlab.nn.layers import BACKENDS
-from rnnlab.nn.vocab import EOS, PAD, UNK, Vocab, tokenize
+from rnnlab.nn.vocab import EOS, PAD, UNK, Vocab, tokenize_mr
 from rnnlab.tasks.base import Run, Task, write_metrics
 from rnnlab.tasks.lm.model import LanguageModel
 from rnnlab.tasks.sentiment.data import PretrainText, load_pretraining
@@ -54,6 +56,7 @@ TRAIN = replace(
 )
 
 VOCAB_FILE = "vocab.json"
+MAX_WORDS = 5000  # the longest line predict scores or continues
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,9 @@ class LmTask(Task[Config, Vocab, LanguageModel, list[str]]):
     metric = "ppl"
     higher_is_better = False
     splits = ("train", "dev", "test")
-    predict_options = ("generate",)
+    predict_options = ("generate", "pretokenized")
+    encode_options = ("pretokenized",)
+    max_input_tokens = MAX_WORDS
 
     def prepare(self, cfg: Config, run_dir: Path | None) -> Vocab:
         vocab = build_vocab(text_of(cfg.data, "train").sentences, cfg.data)
@@ -242,8 +247,10 @@ class LmTask(Task[Config, Vocab, LanguageModel, list[str]]):
         write_metrics(run_dir, metrics)
         return metrics
 
-    def encode(self, cfg: Config, res: Vocab, line: str, where: str) -> list[str]:
-        words = [w.lower() for w in tokenize(line)]
+    def encode(
+        self, cfg: Config, res: Vocab, line: str, where: str, pretokenized: bool = False
+    ) -> list[str]:
+        words = [w.lower() for w in (line.split() if pretokenized else tokenize_mr(line))]
         if not words:
             raise ValueError(f"{where} is empty: expected some words")
         return words

@@ -23,7 +23,10 @@ lengths with fewer than 64 possible sequences (2^L < 64, L <= 5) are in every sp
 ``rnnlab predict RUN_DIR "0 1 1 0 1"`` prints the evenness after each input,
 ``1 0 1 1 0`` (a ``final`` model prints only the last one, ``0``). Inputs are bits
 separated by spaces (``"01101"`` is read the same); an empty line or any other token is
-an error.
+an error, as is a line of more than ``MAX_BITS`` = 1,000,000 bits. ``predict`` reads a long
+input ``WINDOW`` steps at a time, each window starting from the state the previous one
+ended in: the same recurrence as one pass, so the answer is the same and memory does not
+grow with the length.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ from rnnlab.training.samplers import HASH_SPLITS, sample_hash_split
 SPLITS = HASH_SPLITS  # hash bucket of each held-out split; buckets 2..9 train
 SHARED_BELOW = 64  # lengths with fewer possible sequences than this are in every split
 TARGETS = ("every", "final")
+MAX_BITS = 1_000_000  # the longest input predict takes
+WINDOW = 4096  # time steps predict runs at once; the state carries over to the next window
 
 
 @dataclass(frozen=True)
@@ -241,6 +246,7 @@ class ParityTask(GeneratedTask[Config, ParityRNN, list[int], Batch]):
     name = "parity"
     config_type = Config
     metric = "margin"
+    max_input_tokens = MAX_BITS
 
     def sample(
         self, d: DataConfig, n: int, split: str, lo: int, hi: int, gen: torch.Generator
@@ -277,9 +283,13 @@ class ParityTask(GeneratedTask[Config, ParityRNN, list[int], Batch]):
         return parse_line(line, where)
 
     def answer(self, run: Run, xs: Sequence[list[int]], **options: Any) -> list[str]:
-        batch = encode(xs).to(run.device)
-        logits, _ = run.model(batch.x)  # (B, T)
-        bits = (logits > 0).long().cpu()  # (B, T)
+        batch = encode(xs)
+        h, parts = None, []
+        for x in batch.x.split(WINDOW, dim=1):  # (B, W) windows, in order
+            logits, states = run.model(x.to(run.device), h)  # (B, W), (B, W, H)
+            h = states[:, -1]  # (B, H): where the next window starts
+            parts.append((logits > 0).cpu())  # (B, W)
+        bits = torch.cat(parts, dim=1).long()  # (B, T)
         rows = zip(bits, batch.lengths.tolist(), strict=True)
         if run.cfg.data.target == "final":
             return [str(int(row[n - 1])) for row, n in rows]

@@ -51,17 +51,20 @@ class Sentence:
 def _blocks(path: Path) -> Iterator[list[tuple[int, str]]]:
     """The file's blank-line-separated blocks, each line with its 1-based number."""
     block: list[tuple[int, str]] = []
-    with path.open(encoding="utf-8") as fh:
-        try:
-            for number, raw in enumerate(fh, 1):
-                line = raw.rstrip("\r\n")
-                if line.strip():
-                    block.append((number, line))
-                elif block:
-                    yield block
-                    block = []
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"{path}: expected UTF-8 text: {exc}") from exc
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise ValueError(
+                    f"{path}:{number}: expected UTF-8 text, got byte 0x{raw[exc.start]:02x} "
+                    f"at column {exc.start + 1}"
+                ) from exc
+            if line.strip():
+                block.append((number, line))
+            elif block:
+                yield block
+                block = []
     if block:
         yield block
 

@@ -14,7 +14,9 @@ or, with ``crf=True``, the emissions of a ``CRF`` decoded jointly by Viterbi.
 
 The character model runs once per distinct word form in the batch, not once per token:
 ``chars`` holds the U distinct forms of the batch and ``word_types`` (B, T) says which of
-them sits at each position.
+them sits at each position. When ``chars`` holds more than ``CHAR_BATCH`` characters
+(padding included; never in a training batch of EWT), the forms are read in groups of
+similar length, so that one long word does not pad all the others to its length.
 Shapes: B batch, T words, U distinct forms, C characters, E embedding, H hidden, K tags.
 """
 
@@ -28,8 +30,10 @@ from torch import Tensor, nn
 
 from rnnlab.nn.crf import CRF
 from rnnlab.nn.layers import LSTM, length_mask
+from rnnlab.tasks.base import size_groups
 
 CHAR_MODELS = ("lstm", "cnn")
+CHAR_BATCH = 65536  # characters (padding included) the character model reads at once
 
 
 @dataclass
@@ -127,11 +131,26 @@ class Tagger(nn.Module):
     def emissions(self, x: TaggerInput) -> Tensor:
         """A score per tag at every position: (B, T, K) (padded positions are garbage)."""
         w = self.word_embed(x.words)  # (B, T, Ew)
-        spell = self.chars(x.chars, x.char_lengths)  # (U, Ec)
+        spell = self.spell(x.chars, x.char_lengths)  # (U, Ec)
         c = spell[x.word_types]  # (B, T, Ec)
         h = self.drop(torch.cat([w, c], dim=2))  # (B, T, Ew + Ec)
         out, _ = self.lstm(h, lengths=x.lengths)  # (B, T, 2H)
         return self.head(self.drop(out))  # (B, T, K)
+
+    def spell(self, chars: Tensor, lengths: Tensor) -> Tensor:
+        """The character model's vector of each form: (U, Ec), read in groups of at most
+        ``CHAR_BATCH`` characters when ``chars`` (U, C) holds more."""
+        if chars.numel() <= CHAR_BATCH:
+            return self.chars(chars, lengths)
+        parts, rows = [], []
+        for group in size_groups(lengths.tolist(), CHAR_BATCH):
+            idx = torch.tensor(group)  # (G,)
+            n = lengths[idx]  # (G,)
+            sub = chars[idx.to(chars.device), : int(n.max())]  # (G, C')
+            parts.append(self.chars(sub, n))  # (G, Ec)
+            rows.append(idx)
+        out = torch.cat(parts)  # (U, Ec) in group order
+        return out[torch.cat(rows).argsort().to(out.device)]  # (U, Ec) in form order
 
     def loss(self, x: TaggerInput, tags: Tensor) -> Tensor:
         """Mean negative log-likelihood per word; ``tags`` (B, T), anything past the ends."""

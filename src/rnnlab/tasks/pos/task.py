@@ -25,14 +25,23 @@ In training, word dropout replaces a word id by ``<unk>`` with probability
 ``alpha / (alpha + count(word))`` (``model.unk_alpha`` = alpha), so rare words teach
 the model what to do with unknown ones; the character model still sees the spelling.
 
-Raw text (``predict``) is split by ``rnnlab.nn.vocab.tokenize`` (whitespace, then each
-punctuation character on its own) and answered as ``word/TAG`` pairs::
+Raw text (``predict``) is split as EWT splits it (``rnnlab.nn.vocab.tokenize_treebank``:
+clitics and punctuation are words of their own) and answered as ``word/TAG`` pairs::
 
-    rnnlab predict RUN_DIR "The old man the boat."
-    The/DET old/ADJ man/NOUN the/DET boat/NOUN ./PUNCT
+    rnnlab predict RUN_DIR "I can't believe it's not butter!"
+    I/PRON ca/AUX n't/PART believe/VERB it/PRON 's/AUX not/PART butter/NOUN !/PUNCT
 
-An empty input line gives an empty output line; unknown words and characters map to
-``<unk>``.
+``--pretokenized`` (``predict(..., pretokenized=True)``) splits on whitespace only, for
+text already tokenized. An empty input line gives an empty output line; unknown words and
+characters map to ``<unk>``.
+
+Bounded inputs: a sentence (an input line, or a sentence of a CoNLL-U file) may have at
+most ``MAX_WORDS`` = 2,000 words of at most ``MAX_WORD_CHARS`` = 1,000 characters, or a
+``ValueError`` names it (file:line) and the limit (EWT's longest sentence has 159 words,
+its longest word 473 characters). Sentences are tagged in batches of at most
+``BATCH_WORDS`` words, padding included, and the character model reads the distinct forms
+in groups of at most ``model.CHAR_BATCH`` characters, so memory stays bounded (measured:
+docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -47,8 +56,8 @@ from typing import Any, ClassVar
 import torch
 
 from rnnlab.nn.layers import BACKENDS
-from rnnlab.nn.vocab import PAD, Vocab, pad_batch, tokenize
-from rnnlab.tasks.base import Run, Task, write_metrics
+from rnnlab.nn.vocab import PAD, Vocab, pad_batch, tokenize_treebank
+from rnnlab.tasks.base import Run, Task, size_groups, write_metrics
 from rnnlab.tasks.pos.data import TAGSETS, Sentence, read_conllu, split_file
 from rnnlab.tasks.pos.model import CHAR_MODELS, Tagger, TaggerInput
 from rnnlab.training.config import RangeChecked, ranged, section, unranged
@@ -64,6 +73,9 @@ TRAIN = replace(
 )
 
 VOCAB_FILES = {"words": "words.json", "chars": "chars.json", "tags": "tags.json"}
+MAX_WORDS = 2000  # the longest sentence pos takes, in words (EWT's longest: 159)
+MAX_WORD_CHARS = 1000  # the longest word pos takes, in characters (EWT's longest: 473)
+BATCH_WORDS = 8192  # words (padding included) tagged in one batch when not training
 
 
 @dataclass(frozen=True)
@@ -246,7 +258,28 @@ def build_model(cfg: Config, enc: PosVocab) -> Tagger:
 
 
 def load_split(cfg: DataConfig, split: str) -> list[Sentence]:
-    return read_conllu(split_file(dataset_dir(cfg.name, cfg.dir), split), cfg.tagset)
+    """The sentences of a split; one over ``MAX_WORDS`` is a ``ValueError`` at file:line."""
+    path = split_file(dataset_dir(cfg.name, cfg.dir), split)
+    sentences = read_conllu(path, cfg.tagset)
+    for s in sentences:
+        check_sentence(s.words, f"{path}:{s.line}")
+    return sentences
+
+
+def check_sentence(words: Sequence[str], where: str) -> list[str]:
+    """``words``, or a ``ValueError`` naming ``where`` when a limit is passed."""
+    if len(words) > MAX_WORDS:
+        raise ValueError(
+            f"{where}: a sentence of {len(words):,} words; pos takes at most {MAX_WORDS:,} "
+            "(pos.task.MAX_WORDS): split it into shorter lines"
+        )
+    longest = max(words, key=len, default="")
+    if len(longest) > MAX_WORD_CHARS:
+        raise ValueError(
+            f"{where}: a word of {len(longest):,} characters ({longest[:20]!r}...); pos takes "
+            f"words of at most {MAX_WORD_CHARS:,} (pos.task.MAX_WORD_CHARS)"
+        )
+    return list(words)
 
 
 @torch.no_grad()
@@ -257,12 +290,12 @@ def tag_sentences(
     device: torch.device,
     batch_size: int = 256,
 ) -> list[list[int]]:
-    """Predicted tag ids of each sentence (any order in, same order out)."""
+    """Predicted tag ids of each sentence (any order in, same order out), in batches of
+    sentences of similar length: at most ``batch_size`` of them and ``BATCH_WORDS`` words
+    (padding included) unless one sentence is longer."""
     model.eval()
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
     out: list[list[int]] = [[] for _ in sentences]
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
+    for idx in size_groups([len(s) for s in sentences], BATCH_WORDS, batch_size):
         x = enc.batch([sentences[i] for i in idx]).to(device)
         pred = model.predict(x).cpu()  # (B, T)
         for row, i in enumerate(idx):
@@ -351,6 +384,10 @@ class PosTask(Task[Config, PosVocab, Tagger, list[str]]):
     config_type = Config
     metric = "acc"
     splits = ("train", "dev", "test")
+    predict_options = ("pretokenized",)
+    encode_options = ("pretokenized",)
+    max_input_tokens = MAX_WORDS
+    predict_batch_tokens = BATCH_WORDS
     # before this version pos called unk_alpha word_dropout, a name sentiment uses for a rate
     renamed: ClassVar[dict[str, str]] = {"model.word_dropout": "model.unk_alpha"}
 
@@ -461,8 +498,10 @@ class PosTask(Task[Config, PosVocab, Tagger, list[str]]):
         confusion_figure(r["gold"], r["pred"], enc.tags.itos, path, split)
         return {k: v for k, v in r.items() if isinstance(v, float)}
 
-    def encode(self, cfg: Config, res: PosVocab, line: str, where: str) -> list[str]:
-        return tokenize(line)
+    def encode(
+        self, cfg: Config, res: PosVocab, line: str, where: str, pretokenized: bool = False
+    ) -> list[str]:
+        return check_sentence(line.split() if pretokenized else tokenize_treebank(line), where)
 
     def answer(self, run: Run, xs: Sequence[list[str]], **options: Any) -> list[str]:
         nonempty = [t for t in xs if t]

@@ -17,7 +17,9 @@ batch whose longest source has 5 tokens::
 ``rnnlab predict RUN_DIR "3 1 4"`` prints ``4 1 3``. Inputs are whitespace-separated
 integers in ``0..K-1``; an empty line or any other token is an error. Lengths beyond the
 training range are accepted (how well they are reversed is the length-generalization
-question); the decoder stops at EOS or after ``2 * length + 5`` tokens.
+question); the decoder stops at EOS or after ``2 * length + 5`` tokens. An input may have
+at most ``MAX_TOKENS`` = 1,000 tokens (decoding time grows with the square of the length
+under attention); a longer one is a ``ValueError`` naming the line and the limit.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ TRAIN = replace(COSINE, lr=1e-2, steps=3000, batch_size=256, eval_every=50)
 
 SPLITS = HASH_SPLITS  # hash bucket of each held-out split; buckets 2..9 train
 SHARED_BELOW = 100  # lengths with fewer possible sequences than this are in every split
+MAX_TOKENS = 1000  # the longest input predict takes
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,7 @@ class ReverseTask(GeneratedTask[Config, Seq2Seq, list[int], Batch]):
     config_type = Config
     metric = "exact"
     predict_options = ("beam",)
+    max_input_tokens = MAX_TOKENS
 
     def sample(
         self, d: DataConfig, n: int, split: str, lo: int, hi: int, gen: torch.Generator
@@ -274,7 +278,9 @@ class ReverseTask(GeneratedTask[Config, Seq2Seq, list[int], Batch]):
         out = run.model.greedy(
             src.to(run.device), lengths.to(run.device), max_len=2 * src.shape[1] + 5
         )
-        return [_line(h.tokens) for h in out.hypotheses()]
+        # each input's own limit, 2 * length + 5: an answer does not depend on its batch
+        limits = (2 * lengths + 5).minimum(out.lengths.cpu()).tolist()
+        return [_line(row[:n].tolist()) for row, n in zip(out.tokens.cpu(), limits, strict=True)]
 
 
 def _beam(

@@ -10,6 +10,9 @@ The pretraining corpus is ``movie-review-text/``: 2,000 full reviews
 ``subjectivity-v1.0/``. Only the text is used, never a label. Many subjectivity quotes
 are MR snippets (4,175 lines as shipped), so every line that also occurs in MR (after
 collapsing whitespace) is dropped before use.
+
+An MR line of more than ``MAX_WORDS`` words is a ``ValueError`` naming file:line (MR's
+longest has 61), as is a text of more words given to ``predict``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ MR_NAME = "sentence-polarity"
 PRETRAIN_NAME = "movie-review-text"
 MR_FILES = (("rt-polarity.neg", 0), ("rt-polarity.pos", 1))
 LABELS = ("negative", "positive")
+MAX_WORDS = 5000  # the longest text sentiment classifies (MR's longest: 61 words)
 
 
 @dataclass
@@ -46,8 +50,9 @@ def normalize(line: str) -> str:
     return " ".join(line.split())
 
 
-def read_lines(path: Path, allow_empty: bool = False) -> list[str]:
-    """UTF-8 lines of ``path``; a bad byte or (unless allowed) an empty line names file:line."""
+def read_lines(path: Path, allow_empty: bool = False, max_words: int = 0) -> list[str]:
+    """UTF-8 lines of ``path``; a bad byte, (unless allowed) an empty line or (with
+    ``max_words``) a line of more words names file:line."""
     if not path.is_file():
         raise FileNotFoundError(f"expected the file {path}, which is missing")
     data = path.read_bytes()
@@ -64,7 +69,13 @@ def read_lines(path: Path, allow_empty: bool = False) -> list[str]:
             if allow_empty or number == data.count(b"\n") + 1:  # the end of the file
                 continue
             raise ValueError(f"{path}:{number}: empty line; expected one text a line")
-        lines.append(normalize(line))
+        line = normalize(line)
+        if max_words and line.count(" ") >= max_words:
+            raise ValueError(
+                f"{path}:{number}: a text of {line.count(' ') + 1:,} words; expected at most "
+                f"{max_words:,} (sentiment.data.MAX_WORDS)"
+            )
+        lines.append(line)
     return lines
 
 
@@ -79,7 +90,7 @@ def load_mr(data_dir: str | Path = "") -> Corpus:
         )
     texts, labels = [], []
     for name, label in MR_FILES:
-        lines = read_lines(root / name)
+        lines = read_lines(root / name, max_words=MAX_WORDS)
         if not lines:
             raise ValueError(f"{root / name}: no texts; expected one snippet a line")
         texts += [line.split() for line in lines]

@@ -27,6 +27,12 @@ With ``ensemble = N`` the run folder holds N classifiers (``member0/`` ..., seed
 ``train.seed + i``, each a run folder of its own) and ``predict`` / ``evaluate`` average
 their probabilities. Measured figures are in ``docs/sentiment.md``. ``predict`` prints
 ``positive 0.93``: the label and its probability.
+
+Raw text (``predict``) is tokenized as MR is (``rnnlab.nn.vocab.tokenize_mr``: punctuation
+split off, clitics such as ``it's`` kept whole) and lower-cased; ``pretokenized=True``
+(``--pretokenized``) splits on whitespace only. A text (input line, or MR line) may have
+at most ``data.MAX_WORDS`` = 5,000 words, or a ``ValueError`` names it and the limit;
+texts are classified in batches of at most ``BATCH_WORDS`` words, padding included.
 """
 
 from __future__ import annotations
@@ -42,9 +48,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.nn.layers import BACKENDS
-from rnnlab.nn.vocab import Vocab, pad_batch, tokenize
-from rnnlab.tasks.base import Task, write_metrics
-from rnnlab.tasks.sentiment.data import LABELS, Corpus, folds, holdout, load_mr
+from rnnlab.nn.vocab import Vocab, pad_batch, tokenize_mr
+from rnnlab.tasks.base import Task, size_groups, write_metrics
+from rnnlab.tasks.sentiment.data import LABELS, MAX_WORDS, Corpus, folds, holdout, load_mr
 from rnnlab.tasks.sentiment.model import POOLS, SentimentClassifier, init_from_lm
 from rnnlab.training.checkpoint import load_weights
 from rnnlab.training.config import RangeChecked, ranged, save_config, section, unranged
@@ -68,6 +74,7 @@ TRAIN = TrainConfig(
 )
 
 VOCAB_FILE = "vocab.json"
+BATCH_WORDS = 16384  # words (padding included) classified in one batch
 
 
 @dataclass(frozen=True)
@@ -149,11 +156,17 @@ def splits(cfg: DataConfig) -> dict[str, Corpus]:
     }
 
 
-def text_tokens(text: str, where: str = "input") -> list[str]:
-    """Raw text in MR's style: ``rnnlab.nn.vocab.tokenize``, then lower-case."""
-    words = [w.lower() for w in tokenize(text)]
+def text_tokens(text: str, where: str = "input", pretokenized: bool = False) -> list[str]:
+    """Raw text in MR's style (``rnnlab.nn.vocab.tokenize_mr``, or whitespace-separated
+    when ``pretokenized``), lower-cased; empty or over ``MAX_WORDS`` is a ``ValueError``."""
+    words = [w.lower() for w in (text.split() if pretokenized else tokenize_mr(text))]
     if not words:
         raise ValueError(f"{where} is empty: expected some words to classify")
+    if len(words) > MAX_WORDS:
+        raise ValueError(
+            f"{where} has {len(words):,} words; sentiment takes at most {MAX_WORDS:,} "
+            "(sentiment.data.MAX_WORDS): split it into shorter lines"
+        )
     return words
 
 
@@ -165,14 +178,15 @@ def encode(corpus: Corpus, vocab: Vocab) -> list[list[int]]:
 def probabilities(
     model: SentimentClassifier, seqs: list[list[int]], device: torch.device
 ) -> torch.Tensor:
-    """``P(positive)`` for each sequence, ``(N,)``, batched by 256."""
+    """``P(positive)`` for each sequence, ``(N,)``, in batches of similar lengths of at most
+    256 sequences and ``BATCH_WORDS`` words (padding included)."""
     model.eval()
-    out = []
-    for i in range(0, len(seqs), 256):
-        tokens, lengths = pad_batch(seqs[i : i + 256])  # (B, T), (B,)
+    out = torch.empty(len(seqs))  # (N,)
+    for idx in size_groups([len(s) for s in seqs], BATCH_WORDS, 256):
+        tokens, lengths = pad_batch([seqs[i] for i in idx])  # (B, T), (B,)
         logits = model(tokens.to(device), lengths.to(device))  # (B, 2)
-        out.append(logits.softmax(-1)[:, 1].cpu())  # (B,)
-    return torch.cat(out)
+        out[idx] = logits.softmax(-1)[:, 1].cpu()  # (B,)
+    return out
 
 
 def accuracy_of(probs: torch.Tensor, labels: list[int]) -> float:
@@ -432,6 +446,10 @@ class SentimentTask(Task[Config, list[Vocab], nn.Module, list[str]]):
     config_type = Config
     metric = "acc"
     splits = ("train", "dev", "test")
+    predict_options = ("pretokenized",)
+    encode_options = ("pretokenized",)
+    max_input_tokens = MAX_WORDS
+    predict_batch_tokens = BATCH_WORDS
 
     def build_model(self, cfg: Config, res: list[Vocab]) -> nn.Module:
         return build_model(cfg, len(res[0]))
@@ -507,8 +525,10 @@ class SentimentTask(Task[Config, list[Vocab], nn.Module, list[str]]):
         members = [load_member(d, c, device)[0] for d, c in member_runs(run_dir, cfg)]
         return Ensemble(members).eval() if cfg.ensemble > 1 else members[0]
 
-    def encode(self, cfg: Config, res: list[Vocab], line: str, where: str) -> list[str]:
-        return text_tokens(line, where)
+    def encode(
+        self, cfg: Config, res: list[Vocab], line: str, where: str, pretokenized: bool = False
+    ) -> list[str]:
+        return text_tokens(line, where, pretokenized)
 
     def answer(self, run: Run, xs: Sequence[list[str]], **options: Any) -> list[str]:
         probs = probabilities_of(run.model, run.res, list(xs), run.device).tolist()
