@@ -136,6 +136,7 @@ class ChomskyTask(BaseTask[Config, None, TaskModel, list[int]]):
     name = "chomsky"
     config_type = Config
     metric = "acc"
+    max_input_tokens = 10_000  # symbols a line: 20x the paper's longest test string
 
     def build_model(self, cfg: Config, res: None) -> TaskModel:
         m = cfg.model
