@@ -17,7 +17,17 @@ import fake_experiments as fake
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 EXPERIMENT_KEYS = {"id", "seconds", "cpu_seconds", "claims", "passed"}
-TOP_KEYS = {"backend", "quick", "seed", "jobs", "threads", "cpus", "torch", "seconds"}
+TOP_KEYS = {
+    "backend",
+    "backend_by_cell",
+    "quick",
+    "seed",
+    "jobs",
+    "threads",
+    "cpus",
+    "torch",
+    "seconds",
+}
 TOP_KEYS |= {"cpu_seconds", "passed", "experiments"}
 
 
@@ -43,6 +53,7 @@ def test_writes_the_time_of_every_experiment_and_the_whole(tmp_path, monkeypatch
     data = json.loads(out.read_text())
     _check_schema(data, ["fake.first", "fake.alone"], "fused", jobs)
     assert data["passed"] is True and data["threads"] == 1
+    assert data["backend_by_cell"] == {"rnn": "fused", "lstm": "fused"}
     printed = capsys.readouterr().out
     assert "| fake.first |" in printed and "| **whole lecture** |" in printed
 
@@ -59,4 +70,4 @@ def test_a_real_experiment(tmp_path):
     out = tmp_path / "bench.json"
     argv = ["--quick", "--jobs", "1", "--threads", "1", "--only", "reverse.synchronous_fails"]
     assert bench.main([*argv, "--out", str(out)]) == 0
-    _check_schema(json.loads(out.read_text()), ["reverse.synchronous_fails"], "explicit", 1)
+    _check_schema(json.loads(out.read_text()), ["reverse.synchronous_fails"], "auto", 1)

@@ -71,6 +71,15 @@ def test_needs_are_listed_per_experiment(tmp_path):
     assert len(rnn) == 3 and len(set(rnn)) == 1
 
 
+def test_auto_runs_the_elman_rnns_explicit_and_the_lstms_fused():
+    auto = Context()
+    assert auto.backend == "auto"
+    assert (auto.backend_for("rnn"), auto.backend_for("lstm")) == ("explicit", "fused")
+    for backend in ("explicit", "fused"):
+        ctx = Context(backend=backend)
+        assert ctx.backend_for("rnn") == ctx.backend_for("lstm") == backend
+
+
 def test_choose_keeps_the_lecture_order_and_rejects_unknown_ids():
     ids = [e[0] for e in lecture.choose(["reverse.attention", "parity.dense_fails"])]
     assert ids == ["parity.dense_fails", "reverse.attention"]

@@ -41,6 +41,7 @@ def measure(args: argparse.Namespace, fig_dir: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     return {
         "backend": args.backend,
+        "backend_by_cell": {cell: ctx.backend_for(cell) for cell in ("rnn", "lstm")},
         "quick": args.quick,
         "seed": args.seed,
         "jobs": jobs,

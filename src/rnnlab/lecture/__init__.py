@@ -35,7 +35,7 @@ EXPERIMENTS: list[tuple[str, str, str]] = [
     ("reverse.seq2seq_succeeds", "rnnlab.lecture.reverse", "seq2seq_succeeds"),
     ("reverse.attention", "rnnlab.lecture.reverse", "attention"),
 ]
-BACKENDS = ("explicit", "fused")
+BACKENDS = ("auto", "explicit", "fused")
 
 # Rough CPU seconds (one thread) of each experiment's own work and of each kind of shared
 # work (``common.shared``), from `rnnlab bench lecture`: the runner hands out the costliest
@@ -270,8 +270,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backend",
         choices=BACKENDS,
-        default="explicit",
-        help="recurrent layers: explicit (the lecture's own cells, default) or fused (torch)",
+        default="auto",
+        help="recurrent layers: explicit (the lecture's own cells), fused (torch's kernels) "
+        "or auto (default: explicit for the Elman RNNs, fused for the LSTMs, which cost "
+        "more explicit)",
     )
     p.add_argument(
         "--jobs",
@@ -292,16 +294,15 @@ def check_run_arguments(args: argparse.Namespace) -> None:
         raise ValueError("--jobs and --threads must not be negative")
 
 
-def payload(
-    results: list[Experiment], seconds: float, args: argparse.Namespace, jobs: int
-) -> dict[str, Any]:
+def payload(results: list[Experiment], seconds: float, ctx: Context, jobs: int) -> dict[str, Any]:
     """What results.json holds: the run's settings, every claim, every experiment."""
     claims = [c for r in results for c in r.claims]
     return {
         "seconds": seconds,
-        "quick": args.quick,
-        "seed": args.seed,
-        "backend": args.backend,
+        "quick": ctx.quick,
+        "seed": ctx.seed,
+        "backend": ctx.backend,
+        "backend_by_cell": {cell: ctx.backend_for(cell) for cell in ("rnn", "lstm")},
         "jobs": jobs,
         "claims": [c.to_json() for c in claims],
         "experiments": [
@@ -337,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         backend=args.backend,
     )
     where = f"{jobs} processes side by side" if jobs > 1 else "one process"
-    print(f"{len(chosen)} experiments, {args.backend} backend, {where}", flush=True)
+    backends = ", ".join(f"{c} {ctx.backend_for(c)}" for c in ("rnn", "lstm"))
+    print(f"{len(chosen)} experiments; backends: {backends}; {where}", flush=True)
     count = iter(range(1, len(chosen) + 1))
 
     def report(res: Experiment) -> None:
@@ -350,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - t0
     claims = [c for r in results for c in r.claims]
     print_table(claims)
-    (out / "results.json").write_text(json.dumps(payload(results, seconds, args, jobs), indent=1))
+    (out / "results.json").write_text(json.dumps(payload(results, seconds, ctx, jobs), indent=1))
     from rnnlab.lecture.report import write_report
 
     write_report(out / "report.html", results, seconds, args.quick, args.seed)

@@ -73,7 +73,16 @@ class Context:
     seed: int = 0
     fig_dir: Path = Path("figures")
     progress: bool = True
-    backend: str = "explicit"  # how the recurrent layers run: explicit (our cells) or fused
+    backend: str = "auto"  # how the recurrent layers run: auto, explicit (our cells) or fused
+
+    def backend_for(self, cell: str) -> str:
+        """The backend for layers of ``cell`` (rnn, gru, lstm). ``auto`` runs the lecture on
+        its own cells (``explicit``) where that costs little: the Elman RNN of the parity
+        half trains as fast as torch's kernel or faster, while the reversal half's LSTMs
+        train 1.1-1.4 times slower explicit (docs/benchmarks.md), so they run ``fused``."""
+        if self.backend != "auto":
+            return self.backend
+        return "fused" if cell == "lstm" else "explicit"
 
 
 @dataclass

@@ -225,7 +225,7 @@ def all_sequences(n: int, split: str) -> P.Batch:
 
 def _dense_plan(ctx: Context) -> dict[str, list[Need]]:
     """The independent runs of ``dense_fails``, one shared computation each."""
-    s, quick, backend = ctx.seed, ctx.quick, ctx.backend
+    s, quick, backend = ctx.seed, ctx.quick, ctx.backend_for("rnn")
     ns = [8, 16, 32, 64] if quick else [8, 12, 16, 24, 32, 48, 64]
     n_train, n_test = (1000, 1000) if quick else (2000, 2000)
     # The final label alone: memorized, yet at chance on unseen sequences. The largest set
@@ -446,7 +446,7 @@ def trained_parity_rnn(
 
 def rnn_succeeds(ctx: Context) -> Experiment:
     """Trained on lengths 1..20, right at 200 and 2,000."""
-    model, info = trained_parity_rnn(ctx.seed, ctx.backend, progress=ctx.progress)
+    model, info = trained_parity_rnn(ctx.seed, ctx.backend_for("rnn"), progress=ctx.progress)
     d = info["cfg"].data
     test = P.fixed_set(d, "test", 2000)
     results = {f"1-{d.max_len}": P.score(model, test)}
@@ -593,10 +593,10 @@ def final_only(ctx: Context) -> Experiment:
     """With only the final label: a length curriculum, measured at 10x the training length."""
     max_len, budget = 20, 4000
     model, cur, steps = _train_final_only(
-        ctx.seed, None, budget, max_len, ctx.progress, ctx.backend
+        ctx.seed, None, budget, max_len, ctx.progress, ctx.backend_for("rnn")
     )
     plain, _, plain_steps = _train_final_only(
-        ctx.seed, (max_len, max_len), steps, max_len, False, ctx.backend
+        ctx.seed, (max_len, max_len), steps, max_len, False, ctx.backend_for("rnn")
     )
     lengths = [max_len, 10 * max_len, 100 * max_len]
     acc: dict[str, dict[int, float]] = {"curriculum": {}, "no curriculum": {}}
@@ -655,7 +655,9 @@ def final_only(ctx: Context) -> Experiment:
 
 def what_each_part_learns(ctx: Context) -> Experiment:
     """(a) the hand-set 2-unit RNN, exact at length 10,000; (b) the trained RNN's automaton."""
-    hand = ParityRNN(2, backend=ctx.backend)  # the hand-set weights, on the lecture's backend
+    hand = ParityRNN(
+        2, backend=ctx.backend_for("rnn")
+    )  # the hand-set weights, on the lecture's backend
     hand.load_state_dict(handset_parity_rnn().state_dict())
     gen = torch.Generator().manual_seed(ctx.seed)
     long_bits = torch.randint(0, 2, (16, 10_000), generator=gen).float()  # (B, T)
@@ -665,7 +667,7 @@ def what_each_part_learns(ctx: Context) -> Experiment:
     hand_acc = float(((logits > 0).numpy() == reference).mean())
     hand_errors = int(((logits > 0).numpy() != reference).sum())
 
-    model = trained_rnn(ctx.seed, ctx.quick, ctx.progress, ctx.backend)
+    model = trained_rnn(ctx.seed, ctx.quick, ctx.progress, ctx.backend_for("rnn"))
     states_batch = P.sample_batch(400, "test", 20, 20, ctx.seed + 3)
     with torch.no_grad():
         logits_t, states = model(states_batch.x)  # (B, T), (B, T, H)
@@ -737,8 +739,12 @@ def what_each_part_learns(ctx: Context) -> Experiment:
     )
 
 
+def _rnn_need(ctx: Context) -> list[Need]:
+    return [need(trained_parity_rnn, ctx.seed, ctx.backend_for("rnn"))]
+
+
 NEEDS: dict[str, Callable[[Context], list[Need]]] = {
     "parity.dense_fails": lambda ctx: [n for runs in _dense_plan(ctx).values() for n in runs],
-    "parity.rnn_succeeds": lambda ctx: [need(trained_parity_rnn, ctx.seed, ctx.backend)],
-    "parity.what_each_part_learns": lambda ctx: [need(trained_parity_rnn, ctx.seed, ctx.backend)],
+    "parity.rnn_succeeds": _rnn_need,
+    "parity.what_each_part_learns": _rnn_need,
 }

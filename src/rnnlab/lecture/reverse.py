@@ -118,7 +118,7 @@ def already_read(lengths: torch.Tensor, width: int) -> tuple[torch.Tensor, torch
 def train_synchronous(ctx: Context, max_steps: int = 2000) -> tuple[SynchronousRNN, int]:
     """Train until it reproduces the positions it has read (>= 97% on dev)."""
     torch.manual_seed(ctx.seed)
-    model = SynchronousRNN(backend=ctx.backend)
+    model = SynchronousRNN(backend=ctx.backend_for("lstm"))
     data = task.DataConfig(seed=1234 + ctx.seed)
     dev = task.fixed_set(data, "dev", 1000)
     dev_y = synchronous_targets(dev)
@@ -280,7 +280,7 @@ def seq2seq_config(ctx: Context, attention: str = "none") -> task.Config:
             hidden=64 if attention in ("none", "additive") else 128,
             attention=attention,
             bidirectional=not plain,
-            backend=ctx.backend,
+            backend=ctx.backend_for("lstm"),
         ),
         train=TrainConfig(
             steps=1500 if plain else 400,
@@ -299,7 +299,7 @@ def seq2seq_config(ctx: Context, attention: str = "none") -> task.Config:
 
 def trained(ctx: Context, attention: str = "none") -> tuple[Seq2Seq, dict[str, float]]:
     """Train (or recall from this process) the seq2seq model for ``ctx.seed``."""
-    return train_seq2seq(ctx.seed, attention, ctx.backend, progress=ctx.progress)
+    return train_seq2seq(ctx.seed, attention, ctx.backend_for("lstm"), progress=ctx.progress)
 
 
 @shared
@@ -316,7 +316,7 @@ _CURVES: dict[tuple[int, bool, str, str], dict[int, dict[str, float]]] = {}
 
 def length_curve(ctx: Context, attention: str = "none") -> dict[int, dict[str, float]]:
     """Exact-sequence and token accuracy on unseen sequences of each length."""
-    key = (ctx.seed, ctx.quick, attention, ctx.backend)
+    key = (ctx.seed, ctx.quick, attention, ctx.backend_for("lstm"))
     if key not in _CURVES:
         p = plan(ctx)
         model, _ = trained(ctx, attention)
@@ -560,9 +560,11 @@ def attention(ctx: Context) -> Experiment:
     )
 
 
+def _trainings(ctx: Context, kinds: tuple[str, ...]) -> list[Need]:
+    return [need(train_seq2seq, ctx.seed, kind, ctx.backend_for("lstm")) for kind in kinds]
+
+
 NEEDS: dict[str, Callable[[Context], list[Need]]] = {
-    "reverse.seq2seq_succeeds": lambda ctx: [need(train_seq2seq, ctx.seed, "none", ctx.backend)],
-    "reverse.attention": lambda ctx: [
-        need(train_seq2seq, ctx.seed, kind, ctx.backend) for kind in ("none", *plan(ctx).kinds)
-    ],
+    "reverse.seq2seq_succeeds": lambda ctx: _trainings(ctx, ("none",)),
+    "reverse.attention": lambda ctx: _trainings(ctx, ("none", *plan(ctx).kinds)),
 }

@@ -44,7 +44,7 @@ def unroll_by_hand(model: ParityRNN, bits: list[int]) -> tuple[np.ndarray, np.nd
 
 
 def unrolled_view(ctx: Context) -> Experiment:
-    model = trained_rnn(ctx.seed, ctx.quick, ctx.progress, ctx.backend)
+    model = trained_rnn(ctx.seed, ctx.quick, ctx.progress, ctx.backend_for("rnn"))
     x = torch.tensor([EXAMPLE], dtype=torch.float)  # (1, T)
     with torch.no_grad():
         logits, states = model(x)  # (1, T), (1, T, H)
@@ -191,5 +191,5 @@ def _plot(
 
 
 NEEDS: dict[str, Callable[[Context], list[Need]]] = {
-    "rnn.unrolled_view": lambda ctx: [need(trained_parity_rnn, ctx.seed, ctx.backend)]
+    "rnn.unrolled_view": lambda ctx: [need(trained_parity_rnn, ctx.seed, ctx.backend_for("rnn"))]
 }
