@@ -24,6 +24,7 @@ from typing import Any
 
 BENCHES: dict[str, str] = {
     "layers": "rnnlab.bench.layers",
+    "lecture": "rnnlab.bench.lecture",
     "generalize": "rnnlab.tasks.chomsky.bench",
     "pos": "rnnlab.tasks.pos.bench",
     "sentiment": "rnnlab.tasks.sentiment.bench",

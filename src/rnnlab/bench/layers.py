@@ -6,6 +6,10 @@ backpropagated to every parameter) of ``torch.nn``, and of ``rnnlab.nn.layers`` 
 warm-up, the implementations are measured in turn, round after round (so that load from
 other work on the machine hits all of them alike), and each one's median is reported as a
 ratio to torch.nn's median from the same run. Prints a markdown table.
+
+Before timing, every implementation's output and gradients are compared with torch.nn's
+on the same input: a benchmark of code that computes something else would mean nothing,
+so a difference above ``TOLERANCE`` fails the run.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ KINDS: dict[str, tuple[Callable[..., nn.Module], Callable[..., nn.Module]]] = {
 IMPLS = ("torch.nn", "fused", "explicit", "scripted")
 SIZES = [(64, 50, 128), (32, 200, 256)]  # (B, T, H); input size = H
 QUICK_SIZES = [(4, 6, 8)]
+TOLERANCE = 1e-3  # float32, out.sum() backpropagated: largest |ours - torch.nn| allowed
 
 
 def _step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
@@ -48,10 +53,32 @@ def _step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     return run
 
 
+def disagreement(modules: dict[str, nn.Module], x: torch.Tensor) -> dict[str, float]:
+    """Largest |difference| from torch.nn's output and gradients, per implementation."""
+
+    def run(module: nn.Module) -> list[torch.Tensor]:
+        out, _ = module(x)
+        grads = torch.autograd.grad(out.sum(), list(module.parameters()))
+        return [out.detach(), *grads]
+
+    ref = run(modules["torch.nn"])
+    return {
+        name: max(float((a - b).abs().max()) for a, b in zip(run(m), ref, strict=True))
+        for name, m in modules.items()
+    }
+
+
 def measure(
-    kind: str, batch: int, steps: int, hidden: int, repeats: int, warmup: int
+    kind: str,
+    batch: int,
+    steps: int,
+    hidden: int,
+    repeats: int,
+    warmup: int,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, Any]:
-    """Median seconds per forward+backward pass of every implementation, at one size."""
+    """Median seconds per forward+backward pass of every implementation, at one size, and
+    how far each one's numbers are from torch.nn's."""
     torch.manual_seed(0)
     ref_cls, our_cls = KINDS[kind]
     ref = ref_cls(hidden, hidden)
@@ -61,6 +88,7 @@ def measure(
         ours.load_state_dict(ref.state_dict())
         modules[backend] = ours
     x = torch.randn(steps, batch, hidden)  # (T, B, H)
+    diff = disagreement(modules, x)
     runs = {name: _step(m, x) for name, m in modules.items()}
     for run in runs.values():
         for _ in range(warmup):
@@ -69,9 +97,9 @@ def measure(
     names = list(runs)
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate the order
-            t0 = time.perf_counter()
+            t0 = clock()
             runs[name]()
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(clock() - t0)
     medians = {name: statistics.median(ts) for name, ts in times.items()}
     return {
         "kind": kind,
@@ -80,6 +108,7 @@ def measure(
         "H": hidden,
         "seconds": medians,
         "ratio": {name: medians[name] / medians["torch.nn"] for name in names},
+        "max_abs_diff": diff,
     }
 
 
@@ -122,6 +151,15 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         meta = {"threads": threads, "repeats": repeats, "torch": torch.__version__}
         args.json.write_text(json.dumps({**meta, "results": results}, indent=1))
+    wrong = [
+        f"{r['kind']} {name} (max |diff| {d:.2g})"
+        for r in results
+        for name, d in r["max_abs_diff"].items()
+        if not d <= TOLERANCE
+    ]
+    if wrong:
+        print(f"\nFAIL: not the same numbers as torch.nn: {', '.join(wrong)}", file=sys.stderr)
+        return 1
     return 0
 
 

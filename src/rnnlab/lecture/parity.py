@@ -9,8 +9,9 @@ Four experiments, each ``(ctx) -> Experiment``:
 * ``what_each_part_learns``: a hand-set 2-unit RNN that is exact at any length, and the
   2-state automaton read off the trained RNN's hidden states.
 
-The RNN of ``rnn_succeeds`` is trained once per (seed, quick) and cached here, so that
-``what_each_part_learns`` and ``rnnlab.lecture.unrolled`` look inside the same network.
+The RNN of ``rnn_succeeds`` is trained once per (seed, backend) and remembered
+(``common.shared``), so that ``what_each_part_learns`` and ``rnnlab.lecture.unrolled`` look
+inside the same network. ``NEEDS`` lists the shared work of each experiment.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.lecture import parity_figures as figures
-from rnnlab.lecture.common import Claim, Context, Experiment
+from rnnlab.lecture.common import Claim, Context, Experiment, Need, compute, need, shared
 from rnnlab.lecture.fsm import extract_automaton
 from rnnlab.tasks.parity import task as P
 from rnnlab.tasks.parity.model import DenseParity, ParityRNN, handset_parity_rnn
@@ -34,6 +35,9 @@ from rnnlab.training.samplers import EpochSampler, hash_bucket
 CHANCE_MAX = 0.55  # "at chance": at most this accuracy (chance is 0.5; 2,000 tests: sd 0.011)
 RNN_HIDDEN = 16  # the RNN of dense_fails (fixed lengths up to 64 train reliably at 16 units)
 CPU = torch.device("cpu")
+START_BUDGET = (
+    2000  # steps before a random start of the parity RNN that misses its goal is abandoned
+)
 
 
 def _r(values: Any, nd: int = 4) -> Any:
@@ -115,7 +119,13 @@ def dense_per_position(
 
 
 def rnn_per_position(
-    n: int, train: P.Batch, dev: P.Batch, test: P.Batch, seed: int, tries: int = 3
+    n: int,
+    train: P.Batch,
+    dev: P.Batch,
+    test: P.Batch,
+    seed: int,
+    tries: int = 3,
+    backend: str = "explicit",
 ) -> tuple[np.ndarray, int, int]:
     """The RNN on the same sequences and targets: unseen accuracy per position, steps, starts.
 
@@ -127,7 +137,7 @@ def rnn_per_position(
     steps, start = 0, 0
     for start in range(1, tries + 1):
         torch.manual_seed(seed + 7919 * (start - 1))
-        rnn = ParityRNN(RNN_HIDDEN)
+        rnn = ParityRNN(RNN_HIDDEN, backend=backend)
 
         def loss_on(idx: torch.Tensor, rnn: ParityRNN = rnn) -> torch.Tensor:
             logits, _ = rnn(x[idx])  # (b, n)
@@ -214,37 +224,87 @@ def all_sequences(n: int, split: str) -> P.Batch:
 # --- 1. the notebook of failure --------------------------------------------------------
 
 
+def _dense_plan(ctx: Context) -> dict[str, list[Need]]:
+    """The independent runs of ``dense_fails``, one shared computation each."""
+    s, quick, backend = ctx.seed, ctx.quick, ctx.backend_for("rnn")
+    ns = [8, 16, 32, 64] if quick else [8, 12, 16, 24, 32, 48, 64]
+    n_train, n_test = (1000, 1000) if quick else (2000, 2000)
+    # The final label alone: memorized, yet at chance on unseen sequences. The largest set
+    # is the hardest test of "memorized, not learned" at n = 32, the length with the most
+    # of its sequences shown (a dense net given 50,000 sequences of length 64 does not even
+    # memorize them within the budget, so that run would add no evidence). Batches of
+    # 1,024 memorize 50,000 sequences in fewer epochs than batches of 256, at half the cost.
+    settings = [(16, 1000, 64)]  # n, examples, batch size
+    settings += [(32, 5_000, 256)] if quick else [(32, 50_000, 1024)]
+    return {
+        "dense": [need(dense_position_run, n, n_train, n_test, s * 1000 + n) for n in ns],
+        "rnn": [need(rnn_position_run, n, n_train, n_test, s * 1000 + n, backend) for n in ns],
+        "final": [
+            need(final_label_run, n, size, bs, n_test, s * 1000 + 500 + n)
+            for n, size, bs in settings
+        ],
+        # shown most of all 2^12 sequences; in a full run also 1,000 of them (a quarter)
+        "large": [need(large_share_run, 12, count, s) for count in ([] if quick else [1000])]
+        + [need(large_share_run, 12, 0, s)],
+    }
+
+
+def _position_data(n: int, n_train: int, n_test: int, seed: int) -> tuple[P.Batch, ...]:
+    train = P.sample_batch(n_train, "train", n, n, seed)
+    dev = P.sample_batch(500, "dev", n, n, seed + 1)
+    return train, dev, _test_set(n, n_test, seed + 2)
+
+
+@shared
+def dense_position_run(n: int, n_train: int, n_test: int, seed: int) -> dict[str, Any]:
+    """The dense net with one output per position, on n_train sequences of length n."""
+    train, _, test = _position_data(n, n_train, n_test, seed)
+    acc, train_acc = dense_per_position(n, train, test, seed, epochs=40)
+    return {"acc": acc, "train_acc": train_acc, "test_size": int(test.x.shape[0])}
+
+
+@shared
+def rnn_position_run(n: int, n_train: int, n_test: int, seed: int, backend: str) -> dict[str, Any]:
+    """The RNN on the same sequences and targets as ``dense_position_run``."""
+    train, dev, test = _position_data(n, n_train, n_test, seed)
+    acc, steps, starts = rnn_per_position(n, train, dev, test, seed, backend=backend)
+    return {"acc": acc, "steps": steps, "starts": starts}
+
+
+@shared
+def final_label_run(n: int, size: int, batch_size: int, n_test: int, seed: int) -> dict[str, Any]:
+    """The dense net on the final label alone, ``size`` training sequences of length n."""
+    train = P.sample_batch(size, "train", n, n, seed)
+    test = P.sample_batch(n_test, "test", n, n, seed + 2)
+    return dense_final_label(n, train, test, seed, 60, batch_size, 3e-3)
+
+
+@shared
+def large_share_run(n: int, count: int, seed: int) -> dict[str, Any]:
+    """The dense net on the final label of ``count`` (0: all) training-split sequences of
+    length n, tested on every test-split sequence."""
+    train, test = all_sequences(n, "train"), all_sequences(n, "test")
+    if count:
+        train = P.make_batch(train.x[:count], train.lengths[:count])
+    return dense_final_label(n, train, test, seed, 60, 64 if count else 128, 3e-3)
+
+
 def dense_fails(ctx: Context) -> Experiment:
     """Dense net vs RNN on fixed-length parity; the dense net on the final label alone."""
-    quick, s = ctx.quick, ctx.seed
-    ns = [8, 16, 32, 64] if quick else [8, 12, 16, 24, 32, 48, 64]
-    n_train, n_test, epochs = (1000, 1000, 40) if quick else (2000, 2000, 40)
-    dense_pos, rnn_pos, rnn_steps, rnn_starts, dense_train, test_sizes = {}, {}, {}, {}, {}, {}
-    for n in ns:
-        seed = s * 1000 + n
-        train = P.sample_batch(n_train, "train", n, n, seed)
-        dev = P.sample_batch(500, "dev", n, n, seed + 1)
-        test = _test_set(n, n_test, seed + 2)
-        test_sizes[n] = int(test.x.shape[0])
-        dense_pos[n], dense_train[n] = dense_per_position(n, train, test, seed, epochs)
-        rnn_pos[n], rnn_steps[n], rnn_starts[n] = rnn_per_position(n, train, dev, test, seed)
-
-    # the final label alone: memorized, yet at chance on unseen sequences
-    finals = []
-    settings = [(16, 1000, 64)]  # n, examples, batch size
-    settings += [(32, 5_000, 256)] if quick else [(32, 50_000, 256), (64, 50_000, 256)]
-    for n, size, bs in settings:
-        seed = s * 1000 + 500 + n
-        train = P.sample_batch(size, "train", n, n, seed)
-        test = P.sample_batch(n_test, "test", n, n, seed + 2)
-        finals.append(dense_final_label(n, train, test, seed, 60, bs, 3e-3))
-    # ... unless it is shown most of all 2^n sequences
-    n_big = 12
-    big_train, big_test = all_sequences(n_big, "train"), all_sequences(n_big, "test")
-    large = [dense_final_label(n_big, big_train, big_test, s, 60, 128, 3e-3)]
-    if not quick:  # the same n from 1,000 examples (a quarter of them): only partly learned
-        some = P.make_batch(big_train.x[:1000], big_train.lengths[:1000])
-        large.insert(0, dense_final_label(n_big, some, big_test, s, 60, 64, 3e-3))
+    plan = _dense_plan(ctx)
+    ns = [n[2][0] for n in plan["dense"]]
+    n_train = plan["dense"][0][2][1]
+    dense_runs = dict(zip(ns, map(compute, plan["dense"]), strict=True))
+    rnn_runs = dict(zip(ns, map(compute, plan["rnn"]), strict=True))
+    dense_pos = {n: r["acc"] for n, r in dense_runs.items()}
+    dense_train = {n: r["train_acc"] for n, r in dense_runs.items()}
+    test_sizes = {n: r["test_size"] for n, r in dense_runs.items()}
+    rnn_pos = {n: r["acc"] for n, r in rnn_runs.items()}
+    rnn_steps = {n: r["steps"] for n, r in rnn_runs.items()}
+    rnn_starts = {n: r["starts"] for n, r in rnn_runs.items()}
+    finals = [compute(n) for n in plan["final"]]
+    large = [compute(n) for n in plan["large"]]
+    n_big = large[-1]["n"]
 
     # the dense net cannot even read another length
     probe = DenseParity(16, outputs=16)
@@ -349,36 +409,45 @@ def dense_fails(ctx: Context) -> Experiment:
 
 # --- 2. the RNN succeeds ---------------------------------------------------------------
 
-_CACHE: dict[tuple[int, bool], tuple[ParityRNN, dict[str, Any]]] = {}
+
+def trained_rnn(
+    seed: int = 0, quick: bool = False, progress: bool = False, backend: str = "explicit"
+) -> ParityRNN:
+    """The many-to-many parity RNN of ``rnn_succeeds`` (trained once, then remembered;
+    quick and full runs train the same network)."""
+    return trained_parity_rnn(seed, backend, progress=progress)[0]
 
 
-def trained_rnn(seed: int = 0, quick: bool = False, progress: bool = False) -> ParityRNN:
-    """The many-to-many parity RNN of ``rnn_succeeds`` (trained once, then cached)."""
-    return _trained(seed, quick, progress)[0]
-
-
-def _trained(seed: int, quick: bool, progress: bool) -> tuple[ParityRNN, dict[str, Any]]:
+@shared
+def trained_parity_rnn(
+    seed: int, backend: str, progress: bool = False
+) -> tuple[ParityRNN, dict[str, Any]]:
     """Train the task's default model; a start that misses the dev goal is started again.
 
     About 1 random start in 12 settles in a poor local minimum (dev 99% right, and wrong
-    on long inputs); up to 3 starts are tried and the count is reported.
+    on long inputs); up to 3 starts are tried and the count is reported. A good start has
+    every dev answer right within a few hundred steps and the full margin within about
+    1,300 (the learning rate is constant, so a shorter budget changes nothing before it
+    runs out); a start still short of the goal after ``START_BUDGET`` steps is a poor one,
+    and is abandoned there rather than trained to the task's 4,000. The last start gets
+    the task's whole budget.
     """
-    key = (seed, quick)
-    if key not in _CACHE:
-        base = P.Config()
-        for start in range(1, 4):
-            cfg = replace(base, train=replace(base.train, seed=seed + 7919 * (start - 1)))
-            model, metrics, history = P.train_model(cfg, CPU, progress=progress, desc="parity rnn")
-            if metrics["margin"] >= cfg.margin:
-                break
-        info = {"cfg": cfg, "history": history, "random_starts": start, **metrics}
-        _CACHE[key] = (model, info)
-    return _CACHE[key]
+    base = P.Config()
+    base = replace(base, model=replace(base.model, backend=backend))
+    for start in range(1, 4):
+        steps = base.train.steps if start == 3 else min(START_BUDGET, base.train.steps)
+        train = replace(base.train, seed=seed + 7919 * (start - 1), steps=steps)
+        cfg = replace(base, train=train)
+        model, metrics, history = P.train_model(cfg, CPU, progress=progress, desc="parity rnn")
+        if metrics["margin"] >= cfg.margin:
+            break
+    info = {"cfg": cfg, "history": history, "random_starts": start, **metrics}
+    return model, info
 
 
 def rnn_succeeds(ctx: Context) -> Experiment:
     """Trained on lengths 1..20, right at 200 and 2,000."""
-    model, info = _trained(ctx.seed, ctx.quick, ctx.progress)
+    model, info = trained_parity_rnn(ctx.seed, ctx.backend_for("rnn"), progress=ctx.progress)
     d = info["cfg"].data
     test = P.fixed_set(d, "test", 2000)
     results = {f"1-{d.max_len}": P.score(model, test)}
@@ -458,7 +527,12 @@ class _Curriculum:
 
 
 def _train_final_only(
-    seed: int, lengths: tuple[int, int] | None, budget: int, max_len: int, progress: bool
+    seed: int,
+    lengths: tuple[int, int] | None,
+    budget: int,
+    max_len: int,
+    progress: bool,
+    backend: str = "explicit",
 ) -> tuple[ParityRNN, _Curriculum, int]:
     """Many-to-one training on fresh train-split batches.
 
@@ -471,7 +545,7 @@ def _train_final_only(
     step, so such a run could not be resumed exactly; it is short and has no run folder.
     """
     torch.manual_seed(seed)
-    model = ParityRNN(32)
+    model = ParityRNN(32, backend=backend)
     cur = _Curriculum(2 if lengths is None else max_len, max_len, 2, [])
     lo = 1 if lengths is None else lengths[0]
     dev_sets: dict[int, P.Batch] = {}
@@ -520,8 +594,12 @@ def _train_final_only(
 def final_only(ctx: Context) -> Experiment:
     """With only the final label: a length curriculum, measured at 10x the training length."""
     max_len, budget = 20, 4000
-    model, cur, steps = _train_final_only(ctx.seed, None, budget, max_len, ctx.progress)
-    plain, _, plain_steps = _train_final_only(ctx.seed, (max_len, max_len), steps, max_len, False)
+    model, cur, steps = _train_final_only(
+        ctx.seed, None, budget, max_len, ctx.progress, ctx.backend_for("rnn")
+    )
+    plain, _, plain_steps = _train_final_only(
+        ctx.seed, (max_len, max_len), steps, max_len, False, ctx.backend_for("rnn")
+    )
     lengths = [max_len, 10 * max_len, 100 * max_len]
     acc: dict[str, dict[int, float]] = {"curriculum": {}, "no curriculum": {}}
     for n in lengths:
@@ -579,7 +657,10 @@ def final_only(ctx: Context) -> Experiment:
 
 def what_each_part_learns(ctx: Context) -> Experiment:
     """(a) the hand-set 2-unit RNN, exact at length 10,000; (b) the trained RNN's automaton."""
-    hand = handset_parity_rnn()
+    hand = ParityRNN(
+        2, backend=ctx.backend_for("rnn")
+    )  # the hand-set weights, on the lecture's backend
+    hand.load_state_dict(handset_parity_rnn().state_dict())
     gen = torch.Generator().manual_seed(ctx.seed)
     long_bits = torch.randint(0, 2, (16, 10_000), generator=gen).float()  # (B, T)
     with torch.no_grad():
@@ -588,7 +669,7 @@ def what_each_part_learns(ctx: Context) -> Experiment:
     hand_acc = float(((logits > 0).numpy() == reference).mean())
     hand_errors = int(((logits > 0).numpy() != reference).sum())
 
-    model = trained_rnn(ctx.seed, ctx.quick, ctx.progress)
+    model = trained_rnn(ctx.seed, ctx.quick, ctx.progress, ctx.backend_for("rnn"))
     states_batch = P.sample_batch(400, "test", 20, 20, ctx.seed + 3)
     with torch.no_grad():
         logits_t, states = model(states_batch.x)  # (B, T), (B, T, H)
@@ -658,3 +739,14 @@ def what_each_part_learns(ctx: Context) -> Experiment:
         text,
         details,
     )
+
+
+def _rnn_need(ctx: Context) -> list[Need]:
+    return [need(trained_parity_rnn, ctx.seed, ctx.backend_for("rnn"))]
+
+
+NEEDS: dict[str, Callable[[Context], list[Need]]] = {
+    "parity.dense_fails": lambda ctx: [n for runs in _dense_plan(ctx).values() for n in runs],
+    "parity.rnn_succeeds": _rnn_need,
+    "parity.what_each_part_learns": _rnn_need,
+}

@@ -9,14 +9,15 @@ the loop written out by hand in numpy gives exactly the layer's numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from rnnlab.lecture.common import Claim, Context, Experiment
-from rnnlab.lecture.parity import trained_rnn
+from rnnlab.lecture.common import Claim, Context, Experiment, Need, need
+from rnnlab.lecture.parity import trained_parity_rnn, trained_rnn
 from rnnlab.lecture.parity_figures import DPI
 from rnnlab.tasks.parity.model import ParityRNN
 from rnnlab.tasks.parity.task import evenness
@@ -43,7 +44,7 @@ def unroll_by_hand(model: ParityRNN, bits: list[int]) -> tuple[np.ndarray, np.nd
 
 
 def unrolled_view(ctx: Context) -> Experiment:
-    model = trained_rnn(ctx.seed, ctx.quick, ctx.progress)
+    model = trained_rnn(ctx.seed, ctx.quick, ctx.progress, ctx.backend_for("rnn"))
     x = torch.tensor([EXAMPLE], dtype=torch.float)  # (1, T)
     with torch.no_grad():
         logits, states = model(x)  # (1, T), (1, T, H)
@@ -187,3 +188,8 @@ def _plot(
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+NEEDS: dict[str, Callable[[Context], list[Need]]] = {
+    "rnn.unrolled_view": lambda ctx: [need(trained_parity_rnn, ctx.seed, ctx.backend_for("rnn"))]
+}

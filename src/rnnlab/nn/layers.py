@@ -13,7 +13,10 @@ On top of torch.nn they take:
 
   - ``"explicit"``: the unrolled network of the lecture. For each layer and direction the
     input projection ``x W_ih^T + b_ih`` is one matrix product over all time steps, then a
-    Python loop applies ``rnnlab.nn.cells``' step functions to the recurrent part.
+    Python loop applies the cell's step equations to the recurrent part, and its backward
+    pass is backpropagation through time written out by hand (``rnnlab.nn.bptt``; the
+    plain loops below, which leave the gradient to autograd, are what it is tested
+    against).
   - ``"scripted"``: the same loop compiled with TorchScript (``torch.jit.script``), which
     takes the Python interpreter out of the per-step work.
   - ``"fused"``: torch's native kernels (``torch._VF.rnn_tanh/rnn_relu/gru/lstm``, with
@@ -38,6 +41,7 @@ import torch.nn.functional as F
 from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from rnnlab.nn import bptt
 from rnnlab.nn.cells import gru_step, lstm_step, rnn_step
 
 BACKENDS = ("explicit", "scripted", "fused")
@@ -94,9 +98,11 @@ def _lstm_loop(
 
 @functools.cache
 def _loops(scripted: bool) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
-    """The three loops, as Python or compiled by TorchScript (once, on first use)."""
+    """The three loops: explicit (``rnnlab.nn.bptt``: the same step equations, with
+    backpropagation through time written out) or these Python loops compiled by
+    TorchScript (once, on first use)."""
     if not scripted:
-        return _rnn_loop, _gru_loop, _lstm_loop
+        return bptt.rnn_loop, bptt.gru_loop, bptt.lstm_loop
     with warnings.catch_warnings():  # torch.jit.script is deprecated but still the fastest
         warnings.simplefilter("ignore", DeprecationWarning)
         return (
@@ -335,7 +341,8 @@ class _RecurrentLayer(nn.Module):
         self, x: Tensor, h0: Tensor, c0: Tensor | None, lens: Tensor | None
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """Our own loop over layers, directions and time steps; x is (T, B, I)."""
-        rnn_loop, gru_loop, lstm_loop = _loops(self.backend == "scripted")
+        scripted = self.backend == "scripted"
+        rnn_loop, gru_loop, lstm_loop = _loops(scripted)
         steps = x.shape[0]
         mask = index = None
         if lens is not None:
@@ -358,6 +365,8 @@ class _RecurrentLayer(nn.Module):
                 k = layer * self.num_directions + direction
                 w_ih, w_hh, *biases = weights[k]
                 b_ih, b_hh = biases if biases else (None, None)
+                if not scripted:  # the layout rnnlab.nn.bptt's loops take
+                    w_ih, w_hh, b_ih, b_hh = bptt.prepare(self.mode, w_ih, w_hh, b_ih, b_hh)
                 gi = F.linear(layer_in, w_ih, b_ih)  # (T, B, G*H): all steps in one product
                 if direction:
                     gi = _reverse(gi, index)  # (T, B, G*H), each read from its own end
