@@ -152,11 +152,13 @@ def _check_lengths(lengths: Lengths | None, batch: int, steps: int) -> Tensor | 
 
 
 class _RecurrentLayer(nn.Module):
-    """What RNN, GRU and LSTM share: parameters, checks and the three backends."""
+    """What RNN, GRU and LSTM share: parameters, checks and the three backends; the
+    constructor is ``torch.nn``'s (``MODE`` names the cell: GRU, LSTM, RNN_TANH, RNN_RELU)."""
+
+    MODE: str = ""
 
     def __init__(
         self,
-        mode: str,
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
@@ -164,11 +166,14 @@ class _RecurrentLayer(nn.Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        *,
         backend: str = "explicit",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        mode: str = "",
     ) -> None:
         super().__init__()
+        mode = mode or self.MODE
         name = type(self).__name__
         for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -422,7 +427,17 @@ def _check_backend(backend: str) -> str:
     return backend
 
 
-class RNN(_RecurrentLayer):
+class _HiddenStateLayer(_RecurrentLayer):
+    """RNN and GRU: the state is ``h`` alone."""
+
+    def forward(
+        self, input: Tensor, hx: Tensor | None = None, lengths: Lengths | None = None
+    ) -> tuple[Tensor, Tensor]:
+        out, h_n, _ = self._run(input, hx, None, lengths)
+        return out, h_n
+
+
+class RNN(_HiddenStateLayer):
     """Elman RNN, tanh or relu; ``forward(input, hx=None, lengths=None) -> (output, h_n)``."""
 
     def __init__(
@@ -444,7 +459,6 @@ class RNN(_RecurrentLayer):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
         super().__init__(
-            "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
             input_size,
             hidden_size,
             num_layers,
@@ -452,86 +466,23 @@ class RNN(_RecurrentLayer):
             batch_first,
             dropout,
             bidirectional,
-            backend,
-            device,
-            dtype,
+            backend=backend,
+            device=device,
+            dtype=dtype,
+            mode="RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
         )
 
-    def forward(
-        self, input: Tensor, hx: Tensor | None = None, lengths: Lengths | None = None
-    ) -> tuple[Tensor, Tensor]:
-        out, h_n, _ = self._run(input, hx, None, lengths)
-        return out, h_n
 
-
-class GRU(_RecurrentLayer):
+class GRU(_HiddenStateLayer):
     """GRU (PyTorch's variant); ``forward(input, hx=None, lengths=None) -> (output, h_n)``."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        *,
-        backend: str = "explicit",
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(
-            "GRU",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            backend,
-            device,
-            dtype,
-        )
-
-    def forward(
-        self, input: Tensor, hx: Tensor | None = None, lengths: Lengths | None = None
-    ) -> tuple[Tensor, Tensor]:
-        out, h_n, _ = self._run(input, hx, None, lengths)
-        return out, h_n
+    MODE = "GRU"
 
 
 class LSTM(_RecurrentLayer):
     """LSTM; ``forward(input, hx=None, lengths=None) -> (output, (h_n, c_n))``."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        *,
-        backend: str = "explicit",
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> None:
-        super().__init__(
-            "LSTM",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            backend,
-            device,
-            dtype,
-        )
+    MODE = "LSTM"
 
     def forward(
         self,

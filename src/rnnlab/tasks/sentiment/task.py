@@ -444,12 +444,11 @@ class SentimentTask(Task[Config, list[Vocab], nn.Module, list[str]]):
 
     name = "sentiment"
     config_type = Config
-    metric = "acc"
-    splits = ("train", "dev", "test")
-    predict_options = ("pretokenized",)
-    encode_options = ("pretokenized",)
     max_input_tokens = MAX_WORDS
     predict_batch_tokens = BATCH_WORDS
+    predict_options = encode_options = ("pretokenized",)
+    metric = "acc"
+    splits = ("train", "dev", "test")
 
     def build_model(self, cfg: Config, res: list[Vocab]) -> nn.Module:
         return build_model(cfg, len(res[0]))
