@@ -58,6 +58,17 @@ def test_writes_the_time_of_every_experiment_and_the_whole(tmp_path, monkeypatch
     assert "| fake.first |" in printed and "| **whole lecture** |" in printed
 
 
+def test_profile_runs_in_this_process_and_writes_the_top_entries(tmp_path, monkeypatch):
+    monkeypatch.setattr(lecture, "EXPERIMENTS", fake.GOOD)
+    out, prof = tmp_path / "bench.json", tmp_path / "profile.txt"
+    argv = ["--quick", "--jobs", "2", "--only", "fake.second", "--profile", str(prof)]
+    assert bench.main([*argv, "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["jobs"] == 1
+    text = prof.read_text()
+    assert "Ordered by: internal time" in text and "Ordered by: cumulative time" in text
+    assert "fake_experiments.py" in text  # the experiment ran here, under the profiler
+
+
 def test_a_failed_claim_fails_the_run(tmp_path, monkeypatch):
     monkeypatch.setattr(lecture, "EXPERIMENTS", fake.GOOD + fake.BAD)
     out = tmp_path / "bench.json"

@@ -11,12 +11,18 @@ F.json`` keeps them, so that the next change can be compared in one run:
 
 Wall-clock time depends on what else the machine is doing; CPU seconds much less so,
 which makes them the better figure for comparing two runs on a busy machine.
+
+``--profile F.txt`` runs everything in this process instead (``--jobs 1``) under cProfile
+and writes the top entries, by own time and by cumulative time, to F.txt.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
+import pstats
 import sys
 import tempfile
 import time
@@ -36,9 +42,16 @@ def measure(args: argparse.Namespace, fig_dir: Path) -> dict[str, Any]:
     ctx = Context(
         quick=args.quick, seed=args.seed, fig_dir=fig_dir, progress=False, backend=args.backend
     )
+    profile = cProfile.Profile() if args.profile else None
+    if profile is not None:
+        jobs = 1
+        profile.enable()
     t0 = time.perf_counter()
     results = lecture.run_all(chosen, ctx, jobs, args.threads, _progress)
     seconds = time.perf_counter() - t0
+    if profile is not None:
+        profile.disable()
+        _write_profile(profile, args.profile)
     return {
         "backend": args.backend,
         "backend_by_cell": {cell: ctx.backend_for(cell) for cell in ("rnn", "lstm")},
@@ -64,6 +77,14 @@ def measure(args: argparse.Namespace, fig_dir: Path) -> dict[str, Any]:
     }
 
 
+def _write_profile(profile: cProfile.Profile, path: Path, top: int = 30) -> None:
+    out = io.StringIO()
+    for order in ("tottime", "cumulative"):
+        pstats.Stats(profile, stream=out).sort_stats(order).print_stats(top)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(out.getvalue())
+
+
 def _progress(res: Experiment) -> None:
     print(f"  {res.id}: {res.seconds:.1f} s", file=sys.stderr, flush=True)
 
@@ -84,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="rnnlab bench lecture", description=__doc__.splitlines()[0])
     lecture.add_run_arguments(p)
     p.add_argument("--out", type=Path, help="write the timings here as JSON")
+    p.add_argument("--profile", type=Path, help="run in one process under cProfile; top here")
     args = p.parse_args(argv)
     lecture.check_run_arguments(args)
     with tempfile.TemporaryDirectory(prefix="rnnlab-bench-lecture-") as tmp:

@@ -1,8 +1,13 @@
 """``rnnlab lecture``: replay every claim of the lecture, measure it, show it.
 
-Runs the experiments in order, prints a table (claim, measured, threshold, verdict) and
-writes ``DIR/report.html`` (self-contained), ``DIR/figures/*.png`` and
-``DIR/results.json``. The exit status is 0 only when every claim passes.
+Runs the experiments, prints a table (claim, measured, threshold, verdict) and writes
+``DIR/report.html`` (self-contained), ``DIR/figures/*.png`` and ``DIR/results.json``. The
+exit status is 0 only when every claim passes.
+
+The experiments and the work they share (``common.shared``: trained networks, one run
+per sequence length) are independent of each other, so by default they run side by side,
+one process per core with one torch thread each (``--jobs``, ``--threads``); every piece
+seeds itself, so the numbers are those of a run in one process (``--jobs 1 --threads 1``).
 """
 
 from __future__ import annotations
@@ -54,18 +59,18 @@ COST: dict[str, float] = {
     "trained_parity_rnn": 8,
     "rnn_position_run": 4,
     "dense_position_run": 2,
-    "final_label_run": 10,
+    "final_label_run": 3,
+    "final_label_run:50000": 28,  # the full run's 50,000 sequences
     "large_share_run": 3,
 }
 
 
 def _cost(task: Any) -> float:
-    """Estimated CPU seconds of a task: a ``Need`` or an experiment."""
+    """Estimated CPU seconds of a task: a ``Need`` (by its function, or its function and
+    second argument when ``COST`` has that) or an experiment."""
     if isinstance(task[2], tuple):  # a Need: (module, function, args)
         name, args = task[1], task[2]
-        if name == "train_seq2seq" and args[1] == "none":
-            return COST["train_seq2seq:none"]
-        return COST.get(name, 5.0)
+        return COST.get(f"{name}:{args[1]}" if len(args) > 1 else name, COST.get(name, 5.0))
     return COST.get(task[0], 5.0)
 
 

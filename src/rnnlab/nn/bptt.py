@@ -186,9 +186,10 @@ class LSTMBPTT(torch.autograd.Function):
         cs = torch.empty_like(hs)  # (T, B, H): cell states
         tanh_c = torch.empty_like(hs)  # (T, B, H): tanh(c_t)
         w_t = w_hh.t()  # (H, 4H)
+        gates.copy_(gi)  # W_i* x + b_*, all steps at once; each step adds W_h* h in place
         h, c = h0, c0
         for t in range(steps):
-            a = torch.addmm(gi[t], h, w_t, out=gates[t])  # W_i* x + b_* + W_h* h, all gates
+            a = gates[t].addmm_(h, w_t)  # W_i* x + b_* + W_h* h, all gates
             i, f, o = a[:, : 3 * hid].sigmoid_().split(hid, -1)  # input, forget, output gates
             g = a[:, 3 * hid :].tanh_()  # cell candidate
             c_new = torch.mul(f, c, out=cs[t]).addcmul_(i, g)  # c' = f * c + i * g
@@ -210,8 +211,11 @@ class LSTMBPTT(torch.autograd.Function):
         one = hs.new_ones(())
         pad = None if mask is None else (~mask).to(hs.dtype)  # (T, B, 1): 1.0 at padding
         d_pre = torch.empty_like(gates)  # (T, B, 4H): dL/d(pre-activations)
-        dh, dc = d_hn + d_out[-1], d_cn
+        d_h = d_out.clone()  # (T, B, H): dL/dh_t, the outputs' share now, the rest added below
+        d_h[-1] += d_hn
+        dc = d_cn
         for t in range(hs.shape[0] - 1, -1, -1):
+            dh = d_h[t]  # dL/dh_t
             s, tc = gates[t], tanh_c[t]  # (B, 4H), (B, H)
             i, f, o, g = s.split(hid, -1)
             c_prev = cs[t - 1] if t > 0 else c0
@@ -229,8 +233,7 @@ class LSTMBPTT(torch.autograd.Function):
             torch.addcmul(one, g, g, value=-1, out=act_grad[:, 3 * hid :])  # ... tanh' for g
             d_pre[t].mul_(act_grad)  # through the sigmoids and the tanh
             dc = dc * f  # dL/dc_(t-1)
-            up = d_out[t - 1] if t > 0 else torch.zeros_like(dh)
-            dh = torch.addmm(up, d_pre[t], w_hh)  # dL/dh_(t-1)
+            dh = d_h[t - 1].addmm_(d_pre[t], w_hh) if t > 0 else d_pre[0].mm(w_hh)  # dL/dh_(t-1)
             if pad is not None:
                 dh.addcmul_(dh_in, pad[t])
                 dc.addcmul_(dc_in, pad[t])
