@@ -56,30 +56,36 @@ Lengths = Tensor | Sequence[int]
 # state at each sequence's last real step.
 
 
-def _rnn_loop(
-    gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, mask: Tensor | None, relu: bool
+def _hidden_loop(
+    gi: Tensor,
+    h: Tensor,
+    w_hh: Tensor,
+    b_hh: Tensor | None,
+    mask: Tensor | None,
+    relu: bool,
+    gru: bool,
 ) -> tuple[Tensor, Tensor]:
+    """The Elman (``gru=False``) or GRU time loop: the state is ``h`` alone."""
     outs: list[Tensor] = []
-    for t, g in enumerate(gi.unbind(0)):  # T x (B, H)
-        h_new = rnn_step(g, h, w_hh, b_hh, relu)  # (B, H)
+    for t, g in enumerate(gi.unbind(0)):  # T x (B, H) or (B, 3H)
+        h_new = gru_step(g, h, w_hh, b_hh) if gru else rnn_step(g, h, w_hh, b_hh, relu)
         if mask is not None:
             h_new = torch.where(mask[t], h_new, h)  # (B, H)
         h = h_new
         outs.append(h)
     return torch.stack(outs), h  # (T, B, H), (B, H)
+
+
+def _rnn_loop(
+    gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, mask: Tensor | None, relu: bool
+) -> tuple[Tensor, Tensor]:
+    return _hidden_loop(gi, h, w_hh, b_hh, mask, relu, False)
 
 
 def _gru_loop(
     gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, mask: Tensor | None
 ) -> tuple[Tensor, Tensor]:
-    outs: list[Tensor] = []
-    for t, g in enumerate(gi.unbind(0)):  # T x (B, 3H)
-        h_new = gru_step(g, h, w_hh, b_hh)  # (B, H)
-        if mask is not None:
-            h_new = torch.where(mask[t], h_new, h)  # (B, H)
-        h = h_new
-        outs.append(h)
-    return torch.stack(outs), h  # (T, B, H), (B, H)
+    return _hidden_loop(gi, h, w_hh, b_hh, mask, False, True)
 
 
 def _lstm_loop(
@@ -438,7 +444,11 @@ class _HiddenStateLayer(_RecurrentLayer):
 
 
 class RNN(_HiddenStateLayer):
-    """Elman RNN, tanh or relu; ``forward(input, hx=None, lengths=None) -> (output, h_n)``."""
+    """Elman RNN, tanh or relu; ``forward(input, hx=None, lengths=None) -> (output, h_n)``.
+
+    ``torch.nn.RNN``'s constructor: ``nonlinearity`` is the fourth argument, the others
+    are ``_RecurrentLayer``'s (bias, batch_first, dropout, bidirectional; backend, device,
+    dtype by keyword)."""
 
     def __init__(
         self,
@@ -446,31 +456,14 @@ class RNN(_HiddenStateLayer):
         hidden_size: int,
         num_layers: int = 1,
         nonlinearity: str = "tanh",
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        *,
-        backend: str = "explicit",
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
+        *args: Any,
+        **kwargs: Any,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            backend=backend,
-            device=device,
-            dtype=dtype,
-            mode="RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
-        )
+        mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+        super().__init__(input_size, hidden_size, num_layers, *args, mode=mode, **kwargs)
 
 
 class GRU(_HiddenStateLayer):
