@@ -80,6 +80,8 @@ class Task(ABC, Generic[C, R, M, X]):
     # ``predict`` calls ``answer`` on groups of inputs of at most this many tokens (the
     # group's size times its longest input; an input longer than this goes alone)
     predict_batch_tokens: ClassVar[int] = 16384
+    # keyword options ``probe`` takes besides ``predict_options`` (e.g. interventions)
+    probe_options: ClassVar[tuple[str, ...]] = ()
 
     # --- data-dependent resources ------------------------------------------------------
 
@@ -210,6 +212,26 @@ class Task(ABC, Generic[C, R, M, X]):
             )
         return x
 
+    def encode_bytes(self, cfg: C, res: R, data: bytes, where: str) -> X:
+        """An uploaded file (an image for captions) -> what ``answer`` takes; tasks whose
+        inputs are text lines refuse it with a ``ValueError``."""
+        raise ValueError(f"{where}: {self.name} takes text lines, not uploaded files")
+
+    def examples(self, run: Run[C, R, M], n: int) -> list[str]:
+        """Up to ``n`` input lines worth trying (from the dev data when there is some)."""
+        return []
+
+    def probe(self, run: Run[C, R, M], x: X, **options: Any) -> dict[str, Any]:
+        """What the network does on one encoded input, step by step, as JSON-able data
+        (plain dicts, lists, str, int, float) for the lab (``rnnlab serve``) and scripts.
+
+        Always ``{"view": V, "answer": <predict's line for this input>, ...}``; ``V`` names
+        what the rest holds and how the page draws it (``docs/serve.md``): ``"answer"``
+        (nothing more: this default), ``"parity"``, ``"seq2seq"``, ``"tags"``, ``"prefix"``,
+        ``"text"``, ``"caption"``. Options: ``predict_options`` and ``probe_options``.
+        """
+        return {"view": "answer", "answer": self.answer(run, [x], **options)[0]}
+
     def evaluate(self, run: Run[C, R, M], split: str) -> dict[str, float]:
         with torch.no_grad():
             return self.evaluator(run.cfg, run.res, split, run.device)(run.model)
@@ -229,20 +251,8 @@ class Run(Generic[C, R, M]):
     def predict(self, inputs: Sequence[str], **options: Any) -> list[str]:
         """One answer line per input line (e.g. ``"0 1 1"`` -> ``"1 0 1"`` for parity)."""
         task = self.task
-        unknown = sorted(set(options) - set(task.predict_options))
-        if unknown:
-            allowed = ", ".join(task.predict_options) or "none"
-            raise ValueError(
-                f"{task.name} predict does not take {', '.join(unknown)} (its options: {allowed})"
-            )
-        to_encode = {k: v for k, v in options.items() if k in task.encode_options}
-        to_answer = {k: v for k, v in options.items() if k not in task.encode_options}
-        xs = []
-        for i, line in enumerate(inputs, 1):
-            where = f"input line {i}"
-            xs.append(
-                task.check_size(task.encode(self.cfg, self.res, line, where, **to_encode), where)
-            )
+        to_encode, to_answer = self._split_options("predict", task.predict_options, options)
+        xs = [self._encode(line, f"input line {i}", to_encode) for i, line in enumerate(inputs, 1)]
         sizes = [task.input_size(x) for x in xs]
         out: list[str] = [""] * len(xs)
         self.model.eval()
@@ -252,6 +262,38 @@ class Run(Generic[C, R, M]):
                 for i, answer in zip(group, answers, strict=True):
                     out[i] = answer
         return out
+
+    def probe(self, line: str | bytes, **options: Any) -> dict[str, Any]:
+        """``task.probe`` on one input line (or uploaded file's bytes): the network's work
+        on it, step by step."""
+        allowed = self.task.predict_options + self.task.probe_options
+        to_encode, to_probe = self._split_options("probe", allowed, options)
+        if isinstance(line, bytes):
+            enc = self.task.encode_bytes(self.cfg, self.res, line, "upload")
+            x = self.task.check_size(enc, "upload")
+        else:
+            x = self._encode(line, "input", to_encode)
+        self.model.eval()
+        with torch.no_grad():
+            return self.task.probe(self, x, **to_probe)
+
+    def _split_options(
+        self, verb: str, allowed: tuple[str, ...], options: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(options for ``encode``, the others); a ValueError for an unknown one."""
+        task = self.task
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            known = ", ".join(allowed) or "none"
+            raise ValueError(
+                f"{task.name} {verb} does not take {', '.join(unknown)} (its options: {known})"
+            )
+        to_encode = {k: v for k, v in options.items() if k in task.encode_options}
+        return to_encode, {k: v for k, v in options.items() if k not in task.encode_options}
+
+    def _encode(self, line: str, where: str, options: dict[str, Any]) -> Any:
+        task = self.task
+        return task.check_size(task.encode(self.cfg, self.res, line, where, **options), where)
 
     def evaluate(self, split: str = "dev") -> dict[str, float]:
         """The task's metrics on ``split`` (one of ``task.splits``)."""
