@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab.lecture import fsm
 from rnnlab.lecture import parity as LP
 from rnnlab.lecture.common import Context
 from rnnlab.lecture.unrolled import unroll_by_hand
+from rnnlab.tasks.parity import fsm
 from rnnlab.tasks.parity import task as P
 from rnnlab.tasks.parity.model import ParityRNN, handset_parity_rnn
 

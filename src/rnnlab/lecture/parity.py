@@ -26,8 +26,8 @@ import torch.nn.functional as F
 
 from rnnlab.lecture import parity_figures as figures
 from rnnlab.lecture.common import Claim, Context, Experiment, Need, compute, need, shared
-from rnnlab.lecture.fsm import extract_automaton
 from rnnlab.tasks.parity import task as P
+from rnnlab.tasks.parity.fsm import extract_automaton
 from rnnlab.tasks.parity.model import DenseParity, ParityRNN, handset_parity_rnn
 from rnnlab.training.loop import TrainConfig, fit
 from rnnlab.training.samplers import EpochSampler, hash_bucket

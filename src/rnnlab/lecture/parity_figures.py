@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from rnnlab.lecture.common import Context
-from rnnlab.lecture.fsm import Automaton
+from rnnlab.tasks.parity.fsm import Automaton
 from rnnlab.tasks.parity.model import ParityRNN
 
 DPI = 110

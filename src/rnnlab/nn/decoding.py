@@ -149,6 +149,16 @@ def greedy(
     return Decoded(torch.stack(out, dim=1), lengths, done, logp)  # tokens (B, T)
 
 
+MAX_BEAM = 64  # the widest beam a user may ask for (each input keeps this many rows)
+
+
+def check_beam(beam: object) -> int:
+    """``beam`` if it is a beam size a user may ask for, else a ``ValueError``."""
+    if isinstance(beam, bool) or not isinstance(beam, int) or not 1 <= beam <= MAX_BEAM:
+        raise ValueError(f"beam size must be an integer in 1..{MAX_BEAM}, got {beam!r}")
+    return beam
+
+
 def beam_search(
     step_fn: StepFn,
     init_state: State,
@@ -174,8 +184,7 @@ def beam_search(
     All inputs run together: the step function sees ``B * beam`` rows at once (``B`` at
     the first step), fewer as inputs finish and are dropped from the batch.
     """
-    if beam < 1:
-        raise ValueError(f"beam size must be at least 1, got {beam}")
+    check_beam(beam)
     if alpha < 0:
         raise ValueError(f"length normalization alpha must be >= 0, got {alpha}")
     n = _rows_of(init_state)

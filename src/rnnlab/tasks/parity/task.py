@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from rnnlab.nn.layers import BACKENDS, length_mask
 from rnnlab.tasks.base import Run
 from rnnlab.tasks.generated import GeneratedTask
+from rnnlab.tasks.parity import probe
 from rnnlab.tasks.parity.model import ParityRNN
 from rnnlab.training.config import RangeChecked, ranged, section, unranged
 from rnnlab.training.loop import TrainConfig
@@ -247,6 +248,7 @@ class ParityTask(GeneratedTask[Config, ParityRNN, list[int], Batch]):
     config_type = Config
     metric = "margin"
     max_input_tokens = MAX_BITS
+    probe_options = ("intervene",)
 
     def sample(
         self, d: DataConfig, n: int, split: str, lo: int, hi: int, gen: torch.Generator
@@ -294,6 +296,40 @@ class ParityTask(GeneratedTask[Config, ParityRNN, list[int], Batch]):
         if run.cfg.data.target == "final":
             return [str(int(row[n - 1])) for row, n in rows]
         return [" ".join(str(v) for v in row[:n].tolist()) for row, n in rows]
+
+    def probe(
+        self, run: Run, x: list[int], intervene: Any = None, **options: Any
+    ) -> dict[str, Any]:
+        """``view = "parity"``: per step the state, logit, p(even), the answer and the
+        true evenness; the map of the states with the automaton and each step's state
+        in it; with ``intervene`` (``rnnlab.tasks.parity.probe``) the edited run, and
+        the unedited one as ``baseline``."""
+        model = run.model
+        edits = probe.parse_interventions(intervene, len(x), model.hidden_size)
+        states, logits = probe.trace(model, x)
+        smap = probe.state_map(model, run.cfg.data.max_len)
+        out: dict[str, Any] = {
+            "view": "parity",
+            "answer": self.answer(run, [x])[0],
+            "bits": x,
+            "truth": evenness(torch.tensor(x)).long().tolist(),
+            "hidden": model.hidden_size,
+            "nonlinearity": run.cfg.model.nonlinearity,
+            "target": run.cfg.data.target,
+            "automaton": smap.to_json(),
+        }
+        if edits:
+            out["baseline"] = probe.steps_json(states, logits)
+            states, logits = probe.trace(model, x, edits)
+            out["interventions"] = [vars(e) for e in edits]
+        out["steps"] = probe.steps_json(states, logits)
+        flat = states.double().numpy()  # (T, H)
+        out["steps"]["point"] = smap.project(flat).round(4).tolist()  # (T, 2)
+        out["steps"]["state"] = smap.state_of(flat).tolist()  # (T,)
+        return out
+
+    def examples(self, run: Run, n: int) -> list[str]:
+        return ["0 1 1 0 1", "0 0 1 0 1 0 0 0", "0 1 0 1 1 0 0 0", "1 1 1 1 1 1 1"][:n]
 
 
 TASK = ParityTask()

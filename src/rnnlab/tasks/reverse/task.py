@@ -32,6 +32,7 @@ from typing import Any
 import torch
 
 from rnnlab.nn.attention import KINDS as ATTENTION_KINDS
+from rnnlab.nn.decoding import check_beam
 from rnnlab.nn.layers import BACKENDS, length_mask
 from rnnlab.nn.seq2seq import CELLS, Seq2Seq
 from rnnlab.tasks.base import Run
@@ -272,7 +273,7 @@ class ReverseTask(GeneratedTask[Config, Seq2Seq, list[int], Batch]):
         self, run: Run, xs: Sequence[list[int]], beam: int | None = None, **options: Any
     ) -> list[str]:
         k = run.cfg.data.vocab
-        if beam is not None and beam != 1:
+        if beam is not None and check_beam(beam) != 1:
             return _beam(run.model, list(xs), k, beam, run.device)
         src, lengths = pad_sources(list(xs), k)
         out = run.model.greedy(
@@ -281,6 +282,39 @@ class ReverseTask(GeneratedTask[Config, Seq2Seq, list[int], Batch]):
         # each input's own limit, 2 * length + 5: an answer does not depend on its batch
         limits = (2 * lengths + 5).minimum(out.lengths.cpu()).tolist()
         return [_line(row[:n].tolist()) for row, n in zip(out.tokens.cpu(), limits, strict=True)]
+
+    def probe(
+        self, run: Run, x: list[int], beam: int | None = None, **options: Any
+    ) -> dict[str, Any]:
+        """``view = "seq2seq"``: the greedy answer with its log-probability and, with
+        attention, the weights ``(T_out, S)`` each output step puts on the source; with
+        ``beam`` > 1 the beam's hypotheses, best first, with their scores."""
+        k = run.cfg.data.vocab
+        beam = None if beam is None else check_beam(beam)
+        src, lengths = pad_sources([x], k)  # (1, S), (1,)
+        limit = 2 * len(x) + 5
+        out = run.model.greedy(src.to(run.device), lengths.to(run.device), max_len=limit)
+        n = min(int(out.lengths[0]), limit)
+        finished = bool(out.finished[0])
+        tokens = out.tokens[0, :n].tolist()
+        result: dict[str, Any] = {
+            "view": "seq2seq",
+            "answer": self.answer(run, [x], beam=beam)[0],
+            "source": list(x),
+            "truth": list(reversed(x)),
+            "greedy": {"tokens": tokens, "logp": round(float(out.logp[0]), 4)},
+            "attention": None,
+        }
+        if out.weights is not None:  # (1, T, S): the steps that wrote a token, then eos
+            rows = out.weights[0, : n + int(finished)]
+            result["attention"] = rows.round(decimals=4).tolist()
+        if beam is not None and beam > 1:
+            hyps = run.model.beam(src.to(run.device), lengths.to(run.device), beam, limit)[0]
+            result["beam"] = [{"tokens": h.tokens, "score": round(h.score, 4)} for h in hyps]
+        return result
+
+    def examples(self, run: Run, n: int) -> list[str]:
+        return ["3 1 4", "2 7 1 8 2 8", "1 2 3 4 5 6 7 8 9", "0 0 0 1"][:n]
 
 
 def _beam(
