@@ -188,6 +188,12 @@ def cmd_lecture(args: argparse.Namespace) -> int:
     return rc
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    serve = importlib.import_module("rnnlab.serve")
+    rc: int = serve.main(list(args.rest))
+    return rc
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     from rnnlab.training.config import annotated_toml
 
@@ -218,6 +224,10 @@ def make_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("lecture", help="replay every claim of the lecture", add_help=False)
     sp.add_argument("rest", nargs=argparse.REMAINDER)
     sp.set_defaults(func=cmd_lecture)
+
+    sp = sub.add_parser("serve", help="the lab in the browser (docs/serve.md)", add_help=False)
+    sp.add_argument("rest", nargs=argparse.REMAINDER)
+    sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("train", help="train a task into a run folder")
     add_config_args(sp)
@@ -292,7 +302,11 @@ def _cap_threads() -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = make_parser()
-    if argv and argv[0] in ("lecture", "bench") and not (len(argv) > 1 and argv[1] in ("-h",)):
+    if (
+        argv
+        and argv[0] in ("lecture", "bench", "serve")
+        and not (len(argv) > 1 and argv[1] in ("-h",))
+    ):
         # these verbs hand everything after them to their own parsers
         head = argv[:2] if argv[0] == "bench" and len(argv) > 1 else argv[:1]
         args = parser.parse_args(head)

@@ -95,10 +95,8 @@ def _fit_fixed(
     return result.steps
 
 
-def dense_per_position(
-    n: int, train: P.Batch, test: P.Batch, seed: int, epochs: int
-) -> tuple[np.ndarray, float]:
-    """An MLP with one output per position; its unseen accuracy per position, train acc."""
+def train_dense(n: int, train: P.Batch, seed: int, epochs: int) -> DenseParity:
+    """An MLP with one output per position, trained on ``train`` (sequences of length n)."""
     torch.manual_seed(seed)
     mlp = DenseParity(n, outputs=n)
     x, y = train.x, train.y  # (N, n), (N, n)
@@ -112,6 +110,15 @@ def dense_per_position(
         batch_size=128,
         seed=seed,
     )
+    return mlp
+
+
+def dense_per_position(
+    n: int, train: P.Batch, test: P.Batch, seed: int, epochs: int
+) -> tuple[np.ndarray, float]:
+    """An MLP with one output per position; its unseen accuracy per position, train acc."""
+    mlp = train_dense(n, train, seed, epochs)
+    x, y = train.x, train.y  # (N, n), (N, n)
     with torch.no_grad():
         test_acc = ((mlp(test.x) > 0).float() == test.y).float().mean(0)  # (n,)
         train_acc = ((mlp(x) > 0).float() == y).float().mean()

@@ -202,14 +202,18 @@ class Task(ABC, Generic[C, R, M, X]):
         its length (words, bits, tokens); 1 for an input without one."""
         return len(x) if isinstance(x, Sized) else 1
 
-    def check_size(self, x: X, where: str) -> X:
-        """``x``, or a ``ValueError`` naming ``where`` when it is over ``max_input_tokens``."""
-        n, limit = self.input_size(x), self.max_input_tokens
-        if limit and n > limit:
-            raise ValueError(
-                f"{where} has {n:,} tokens; {self.name} takes at most {limit:,} per input "
-                f"({type(self).__name__}.max_input_tokens): split it into shorter lines"
+    def check_size(self, x: X, where: str, limit: int = 0) -> X:
+        """``x``, or an ``InputTooLong`` naming ``where`` when it is over
+        ``max_input_tokens`` (or over ``limit``, a caller's own lower cap)."""
+        n, own = self.input_size(x), self.max_input_tokens
+        if own and n > own:
+            raise InputTooLong(
+                f"{where} has {n:,} tokens; {self.name} takes at most {own:,} per input "
+                f"({type(self).__name__}.max_input_tokens): split it into shorter lines",
+                own,
             )
+        if limit and n > limit:
+            raise InputTooLong(f"{where} has {n:,} tokens; at most {limit:,} are taken here", limit)
         return x
 
     def encode_bytes(self, cfg: C, res: R, data: bytes, where: str) -> X:
@@ -237,6 +241,14 @@ class Task(ABC, Generic[C, R, M, X]):
             return self.evaluator(run.cfg, run.res, split, run.device)(run.model)
 
 
+class InputTooLong(ValueError):
+    """An input over a size limit; ``limit`` is that limit (in ``input_size`` units)."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 @dataclass
 class Run(Generic[C, R, M]):
     """A loaded run folder: the task, its config, resources and trained model."""
@@ -248,11 +260,15 @@ class Run(Generic[C, R, M]):
     device: torch.device
     run_dir: Path
 
-    def predict(self, inputs: Sequence[str], **options: Any) -> list[str]:
-        """One answer line per input line (e.g. ``"0 1 1"`` -> ``"1 0 1"`` for parity)."""
+    def predict(self, inputs: Sequence[str], *, limit: int = 0, **options: Any) -> list[str]:
+        """One answer line per input line (e.g. ``"0 1 1"`` -> ``"1 0 1"`` for parity).
+        ``limit``: a lower cap than the task's on each input's size."""
         task = self.task
         to_encode, to_answer = self._split_options("predict", task.predict_options, options)
-        xs = [self._encode(line, f"input line {i}", to_encode) for i, line in enumerate(inputs, 1)]
+        xs = [
+            self._encode(line, f"input line {i}", to_encode, limit)
+            for i, line in enumerate(inputs, 1)
+        ]
         sizes = [task.input_size(x) for x in xs]
         out: list[str] = [""] * len(xs)
         self.model.eval()
@@ -263,16 +279,16 @@ class Run(Generic[C, R, M]):
                     out[i] = answer
         return out
 
-    def probe(self, line: str | bytes, **options: Any) -> dict[str, Any]:
+    def probe(self, line: str | bytes, *, limit: int = 0, **options: Any) -> dict[str, Any]:
         """``task.probe`` on one input line (or uploaded file's bytes): the network's work
-        on it, step by step."""
+        on it, step by step. ``limit``: a lower cap than the task's on the input's size."""
         allowed = self.task.predict_options + self.task.probe_options
         to_encode, to_probe = self._split_options("probe", allowed, options)
         if isinstance(line, bytes):
             enc = self.task.encode_bytes(self.cfg, self.res, line, "upload")
-            x = self.task.check_size(enc, "upload")
+            x = self.task.check_size(enc, "upload", limit)
         else:
-            x = self._encode(line, "input", to_encode)
+            x = self._encode(line, "input", to_encode, limit)
         self.model.eval()
         with torch.no_grad():
             return self.task.probe(self, x, **to_probe)
@@ -291,9 +307,10 @@ class Run(Generic[C, R, M]):
         to_encode = {k: v for k, v in options.items() if k in task.encode_options}
         return to_encode, {k: v for k, v in options.items() if k not in task.encode_options}
 
-    def _encode(self, line: str, where: str, options: dict[str, Any]) -> Any:
+    def _encode(self, line: str, where: str, options: dict[str, Any], limit: int = 0) -> Any:
         task = self.task
-        return task.check_size(task.encode(self.cfg, self.res, line, where, **options), where)
+        x = task.encode(self.cfg, self.res, line, where, **options)
+        return task.check_size(x, where, limit)
 
     def evaluate(self, split: str = "dev") -> dict[str, float]:
         """The task's metrics on ``split`` (one of ``task.splits``)."""

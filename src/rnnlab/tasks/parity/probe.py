@@ -117,9 +117,9 @@ def trace(
 def steps_json(states: torch.Tensor, logits: torch.Tensor, nd: int = 4) -> dict[str, Any]:
     """The per-step fields of a probe: states, logits, p(even), the answer bits."""
     return {
-        "h": states.round(decimals=nd).tolist(),  # (T, H)
-        "logit": logits.round(decimals=nd).tolist(),  # (T,)
-        "p_even": torch.sigmoid(logits).round(decimals=nd).tolist(),  # (T,)
+        "h": states.double().round(decimals=nd).tolist(),  # (T, H)
+        "logit": logits.double().round(decimals=nd).tolist(),  # (T,)
+        "p_even": torch.sigmoid(logits).double().round(decimals=nd).tolist(),  # (T,)
         "even": (logits > 0).long().tolist(),  # (T,)
     }
 

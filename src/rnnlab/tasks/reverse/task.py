@@ -307,7 +307,7 @@ class ReverseTask(GeneratedTask[Config, Seq2Seq, list[int], Batch]):
         }
         if out.weights is not None:  # (1, T, S): the steps that wrote a token, then eos
             rows = out.weights[0, : n + int(finished)]
-            result["attention"] = rows.round(decimals=4).tolist()
+            result["attention"] = rows.double().round(decimals=4).tolist()
         if beam is not None and beam > 1:
             hyps = run.model.beam(src.to(run.device), lengths.to(run.device), beam, limit)[0]
             result["beam"] = [{"tokens": h.tokens, "score": round(h.score, 4)} for h in hyps]
