@@ -117,6 +117,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quick-lab", action="store_true", help="train missing lab networks briefly (tests)"
     )
+    p.add_argument(
+        "--no-train", action="store_true", help="serve the lab networks already trained only"
+    )
     p.add_argument("--queue", type=int, default=Limits.queue, help="model requests queued")
     p.add_argument("--threads", type=int, default=Limits.threads, help="torch threads")
     p.add_argument(
@@ -136,12 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     nets = run_networks(args.run_dirs)
     thread = None
     if not args.no_lab:
-        lab_nets, thread = lab_networks(Path(args.lab), quick=args.quick_lab)
+        lab = Path(args.lab)
+        lab_nets, thread = lab_networks(lab, train=not args.no_train, quick=args.quick_lab)
         nets = lab_nets + nets
     if not nets:
         raise ValueError("nothing to serve: name run folders or leave out --no-lab")
     limits = Limits(queue=args.queue, threads=args.threads, max_tokens=args.max_tokens)
-    lab = Lab({n.id: n for n in nets}, limits)
+    served = Lab({n.id: n for n in nets}, limits)
     loopback = is_loopback(args.host)
     if not loopback:
         print(
@@ -149,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             "reach this machine can use the lab (it has no login)",
             file=sys.stderr,
         )
-    app = create_app(lab, LOOPBACK_NAMES if loopback else None)
+    app = create_app(served, LOOPBACK_NAMES if loopback else None)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
     server = uvicorn.Server(config)
     if thread is not None:

@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -119,12 +120,13 @@ class Lab:
         return net
 
 
-def _static_files() -> dict[str, tuple[bytes, str]]:
-    """The page's files by name, read once: only plain files directly in ``static/``."""
-    root = resources.files("rnnlab.serve") / "static"
+def _static_files(folder: Path | None = None) -> dict[str, tuple[bytes, str]]:
+    """The page's files by name, read once: only plain files directly in the folder (the
+    package's ``static/``); no symbolic links, nothing in subfolders."""
+    root = folder or Path(str(resources.files("rnnlab.serve") / "static"))
     files = {}
-    for entry in root.iterdir():
-        if entry.is_file() and not entry.name.startswith("."):
+    for entry in sorted(root.iterdir()):
+        if entry.is_file() and not entry.is_symlink() and not entry.name.startswith("."):
             kind = mimetypes.guess_type(entry.name)[0] or "application/octet-stream"
             if kind.startswith("text/") or kind.endswith("javascript"):
                 kind += "; charset=utf-8"
@@ -168,10 +170,12 @@ def _options(body: dict[str, Any]) -> dict[str, Any]:
     return dict(options)
 
 
-def create_app(lab: Lab, allowed_hosts: list[str] | None = None) -> Starlette:
+def create_app(
+    lab: Lab, allowed_hosts: list[str] | None = None, static_dir: Path | None = None
+) -> Starlette:
     """The app for ``lab``; ``allowed_hosts`` (Host headers) guards a loopback server
-    against DNS rebinding (None: any)."""
-    static = _static_files()
+    against DNS rebinding (None: any); ``static_dir`` replaces the page's files (tests)."""
+    static = _static_files(static_dir)
     limits = lab.limits
     worker = lab.worker
     assert worker is not None
