@@ -14,6 +14,10 @@ from rnnlab.serve import Limits
 from rnnlab.tasks.parity.model import handset_parity_rnn
 
 
+PROBE = "/api/models/parity-handset/probe"
+PREDICT = "/api/models/parity-handset/predict"
+
+
 def running_evenness(bits: list[int]) -> list[int]:
     out, s = [], 0
     for b in bits:
@@ -169,8 +173,11 @@ def test_metrics_rows_and_damaged_lines(handset_dir, client: TestClient) -> None
 
 # --- errors: a clear 4xx, JSON, never a traceback ---------------------------------------
 
-PROBE = "/api/models/parity-handset/probe"
-PREDICT = "/api/models/parity-handset/predict"
+
+def edit(step: int, unit: int, op: str) -> bytes:
+    """A probe body with one intervention."""
+    change = {"step": step, "unit": unit, "op": op}
+    return json.dumps({"input": "0 1", "options": {"intervene": [change]}}).encode()
 
 
 @pytest.mark.parametrize(
