@@ -13,7 +13,6 @@ from starlette.testclient import TestClient
 from rnnlab.serve import Limits
 from rnnlab.tasks.parity.model import handset_parity_rnn
 
-
 PROBE = "/api/models/parity-handset/probe"
 PREDICT = "/api/models/parity-handset/predict"
 
