@@ -95,10 +95,15 @@ def stop_server(proc: subprocess.Popen[str]) -> None:
 
 
 @pytest.fixture
-def served(handset_dir: Path) -> Iterator[str]:
-    """A real server (uvicorn) on a free loopback port serving the hand-set lab."""
-    proc, url = start_server("--lab", str(handset_dir), "--no-train", "--queue", "8")
-    try:
-        yield url
-    finally:
+def serve_process() -> Iterator[object]:
+    """``start(*args) -> (process, url)``: ``rnnlab serve`` processes, stopped afterwards."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> tuple[subprocess.Popen[str], str]:
+        proc, url = start_server(*args)
+        procs.append(proc)
+        return proc, url
+
+    yield start
+    for proc in procs:
         stop_server(proc)
