@@ -13,6 +13,9 @@ and ``p(y) = exp(s(y)) / Z`` with ``Z = sum over all K^n sequences of exp(s(y))`
   ``log Z = logsumexp_k(alpha_n[k] + end[k])``.
 - ``viterbi``: the same recursion with max instead of logsumexp, keeping back-pointers,
   gives the best sequence ``argmax_y s(y)``.
+- ``marginals``: ``p(y_t = k)`` for every word and tag, the gradient of ``log Z`` with
+  respect to the emissions (back-propagating through the forward algorithm is the
+  backward algorithm: forward-backward in O(n K^2)).
 
 Padded batches: sequences are right-padded and ``lengths`` (B,) give the real lengths;
 past its own end a sequence's ``alpha`` is carried unchanged.
@@ -61,6 +64,14 @@ class CRF(nn.Module):
             nxt = nxt + emissions[:, t]  # (B, K)
             alpha = torch.where(mask[:, t, None], nxt, alpha)  # (B, K)
         return torch.logsumexp(alpha + self.end, dim=1)  # (B,)
+
+    def marginals(self, emissions: Tensor, lengths: Tensor) -> Tensor:
+        """``p(y_t = k | x)`` of each word and tag: (B, T, K), each real word's row sums
+        to 1, zeros past each length. Works under ``torch.no_grad`` too."""
+        with torch.enable_grad():
+            e = emissions.detach().requires_grad_()  # (B, T, K)
+            (grad,) = torch.autograd.grad(self.log_partition(e, lengths).sum(), e)
+        return grad.detach()  # (B, T, K): d log Z / d e[t, k] = p(y_t = k)
 
     def nll(self, emissions: Tensor, tags: Tensor, lengths: Tensor) -> Tensor:
         """``-log p(y)`` of each sequence: (B,)."""

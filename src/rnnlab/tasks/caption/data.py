@@ -20,6 +20,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -119,8 +120,6 @@ def render_svg(data: bytes, size: int, where: str) -> np.ndarray:
 
 def load_image(path: str | Path, size: int) -> np.ndarray:
     """Read an image file (PNG, JPEG, ..., or SVG) as ``(size, size, 3)`` uint8 RGB."""
-    from PIL import Image, UnidentifiedImageError
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file not found: {path}")
@@ -132,20 +131,46 @@ def load_image(path: str | Path, size: int) -> np.ndarray:
         )
     if path.suffix.lower() == ".svg":
         return render_svg(path.read_bytes(), size, str(path))
+    return decode_image(path, size, str(path))
+
+
+def decode_image(
+    source: str | Path | IO[bytes],
+    size: int,
+    where: str,
+    formats: Sequence[str] = (),
+    max_side: int = 0,
+) -> np.ndarray:
+    """A raster image (a file, or a file object) as ``(size, size, 3)`` uint8 RGB, by
+    :func:`to_square_rgb`; refused with a ``ValueError`` naming ``where`` when it is not an
+    image PIL reads, not one of ``formats`` (PIL's names, e.g. ``"PNG"``; () = any), has a
+    side over ``max_side`` (0 = no limit) or more than ``MAX_IMAGE_PIXELS``, all checked
+    from the header before the pixels are decoded."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
-        with Image.open(path) as img:  # reads the header only
+        with Image.open(source) as img:  # reads the header only
             w, h = img.size
+            if formats and img.format not in formats:
+                raise ValueError(f"{where}: a {img.format} image; expected {' or '.join(formats)}")
+            if max_side and max(w, h) > max_side:
+                raise ValueError(
+                    f"{where}: {w} x {h} pixels; images of at most {max_side} x {max_side} are read"
+                )
             if w * h > MAX_IMAGE_PIXELS:
                 raise ValueError(
-                    f"{path}: {w} x {h} pixels; images of at most {MAX_IMAGE_PIXELS:,} pixels "
+                    f"{where}: {w} x {h} pixels; images of at most {MAX_IMAGE_PIXELS:,} pixels "
                     "are read (caption.data.MAX_IMAGE_PIXELS)"
                 )
             img.load()
             return to_square_rgb(img, size)
     except Image.DecompressionBombError as exc:  # PIL's own, larger limit, at the header
-        raise ValueError(
-            f"{path}: more than {MAX_IMAGE_PIXELS:,} pixels, the most an image may have "
-            f"(caption.data.MAX_IMAGE_PIXELS): {exc}"
-        ) from exc
+        most = (
+            f"{max_side} x {max_side} pixels, the most an image may have here"
+            if max_side
+            else f"{MAX_IMAGE_PIXELS:,} pixels, the most an image may have "
+            "(caption.data.MAX_IMAGE_PIXELS)"
+        )
+        raise ValueError(f"{where}: more than {most}: {exc}") from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValueError(f"{path}: not an image file that PIL can read ({exc})") from exc
+        raise ValueError(f"{where}: not an image file that PIL can read ({exc})") from exc

@@ -23,12 +23,25 @@ colour-kind pairs never seen in training.
     rnnlab train caption --data openmoji --out runs/cap-emoji
     rnnlab eval runs/cap-emoji --split test
     rnnlab predict runs/cap-emoji some.png other.svg --beam 3
+    rnnlab predict runs/cap-emoji dev:17 test:0
+
+An input line is an image file's path or ``SPLIT:N``, image N (from 0) of a split of the
+run's data set (``train``, ``dev``, ``test``, ``heldout`` for shapes), so that images can
+be tried without files of one's own (``examples`` gives ``dev:0``, ``dev:1``, ...; a file
+literally named so is read as ``./dev:17``). ``Run.probe`` also takes an uploaded image's
+bytes (``encode_bytes``): a PNG or JPEG of at most ``MAX_UPLOAD_BYTES`` (2,000,000) and
+4096 x 4096 pixels (``MAX_UPLOAD_SIDE``), made RGB, square and the model's size exactly
+as the data's images are (``caption.data.to_square_rgb``). ``probe`` (view
+``"caption"``) gives the image the model sees and its ``beam`` best captions with scores.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
+import io
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -45,7 +58,13 @@ from rnnlab.nn import decoding
 from rnnlab.nn.vocab import BOS, EOS, PAD, UNK, Vocab
 from rnnlab.tasks.base import Run, Task
 from rnnlab.tasks.caption import coco, openmoji, shapes
-from rnnlab.tasks.caption.data import CaptionSet, caption_tokens, detokenize, load_image
+from rnnlab.tasks.caption.data import (
+    CaptionSet,
+    caption_tokens,
+    decode_image,
+    detokenize,
+    load_image,
+)
 from rnnlab.tasks.caption.model import Captioner, ModelConfig
 from rnnlab.training.config import RangeChecked, ranged, section, unranged
 from rnnlab.training.loop import TrainConfig
@@ -345,7 +364,42 @@ def evaluate_run(
     return out
 
 
-class CaptionTask(Task[Config, CaptionVocab, Captioner, str]):
+# an encoded input: an image file's path or SPLIT:N, both read when answered, or an image
+CaptionInput = str | np.ndarray
+SPLIT_IMAGE = re.compile(r"(train|dev|test|heldout):(\d+)")  # SPLIT:N, image N of a split
+MAX_UPLOAD_BYTES = 2_000_000  # the largest uploaded image (encode_bytes)
+MAX_UPLOAD_SIDE = 4096  # an uploaded image's widest side, in pixels
+UPLOAD_FORMATS = ("PNG", "JPEG", "MPO")  # PIL's names; MPO: a camera's JPEG
+
+
+def image_of(run: Run, x: CaptionInput) -> np.ndarray:
+    """The ``(S, S, 3)`` uint8 image an encoded input stands for."""
+    if isinstance(x, np.ndarray):
+        return x
+    ref = SPLIT_IMAGE.fullmatch(x)
+    if ref:
+        return split_of(run.cfg.data, ref[1]).images[int(ref[2])]
+    return load_image(x, run.res.image_size)
+
+
+def caption_line(vocab: Vocab, hyps: Sequence[decoding.Hypothesis], beam: int | None) -> str:
+    """``predict``'s line for an image's captions: the best, or with ``beam`` > 1 all of
+    them with their scores."""
+    if beam is None or beam <= 1:
+        return detokenize(vocab.decode(hyps[0].tokens))
+    return " | ".join(f"{detokenize(vocab.decode(h.tokens))} ({h.score:.3f})" for h in hyps)
+
+
+def png_data_url(image: np.ndarray) -> str:
+    """An ``(S, S, 3)`` uint8 image as a ``data:image/png;base64,...`` URL."""
+    from PIL import Image as PILImage
+
+    buf = io.BytesIO()
+    PILImage.fromarray(image).save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+class CaptionTask(Task[Config, CaptionVocab, Captioner, CaptionInput]):
     """``predict(["cat.png"])`` -> the image's caption; ``beam=k`` gives the k best."""
 
     name = "caption"
@@ -446,29 +500,79 @@ class CaptionTask(Task[Config, CaptionVocab, Captioner, str]):
     def evaluate(self, run: Run, split: str) -> dict[str, float]:
         return evaluate_run(run, split)
 
-    def encode(self, cfg: Config, res: CaptionVocab, line: str, where: str) -> str:
-        path = line.strip()
-        if not path:
-            raise ValueError(f"{where} is empty: expected the path of an image")
-        return path
+    def encode(self, cfg: Config, res: CaptionVocab, line: str, where: str) -> CaptionInput:
+        """An image file's path, or ``SPLIT:N`` (image N of a split, e.g. ``dev:17``)."""
+        text = line.strip()
+        if not text:
+            raise ValueError(f"{where} is empty: expected the path of an image or SPLIT:N")
+        ref = SPLIT_IMAGE.fullmatch(text)
+        if ref:
+            split, i = ref[1], int(ref[2])
+            try:
+                n = len(split_of(cfg.data, split))
+            except ValueError as exc:
+                raise ValueError(f"{where}: {text}: {exc}") from exc
+            if i >= n:
+                raise ValueError(f"{where}: {text}: the {split} split has images 0..{n - 1}")
+        return text
 
-    def input_size(self, x: str) -> int:
+    def encode_bytes(self, cfg: Config, res: CaptionVocab, data: bytes, where: str) -> CaptionInput:
+        """An uploaded PNG or JPEG of at most ``MAX_UPLOAD_BYTES`` and ``MAX_UPLOAD_SIDE``
+        pixels a side, made ``(S, S, 3)`` RGB as the data's images are (alpha on white,
+        centre square, resized to the model's image size)."""
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise ValueError(
+                f"{where}: {len(data):,} bytes; uploaded images of at most "
+                f"{MAX_UPLOAD_BYTES:,} bytes are read (caption.task.MAX_UPLOAD_BYTES)"
+            )
+        return decode_image(
+            io.BytesIO(data), res.image_size, where, UPLOAD_FORMATS, MAX_UPLOAD_SIDE
+        )
+
+    def input_size(self, x: CaptionInput) -> int:
         return 1  # one image; its file's size and pixels are bounded by load_image
 
     def answer(
-        self, run: Run, xs: Sequence[str], beam: int | None = None, **options: Any
+        self, run: Run, xs: Sequence[CaptionInput], beam: int | None = None, **options: Any
     ) -> list[str]:
-        """One line per image path: the caption, or with ``beam=k`` (k > 1) the k best as
+        """One line per image: the caption, or with ``beam=k`` (k > 1) the k best as
         ``caption (score) | caption (score) | ...``, scores being length-normalized log p."""
-        vocab = run.res.vocab
-        images = np.stack([load_image(p, run.res.image_size) for p in xs])  # (B, S, S, 3)
+        images = np.stack([image_of(run, x) for x in xs])  # (B, S, S, 3)
         results = caption_images(run, images, beam)
-        if beam is None or beam <= 1:
-            return [detokenize(vocab.decode(h[0].tokens)) for h in results]
-        return [
-            " | ".join(f"{detokenize(vocab.decode(h.tokens))} ({h.score:.3f})" for h in hs)
-            for hs in results
-        ]
+        return [caption_line(run.res.vocab, hs, beam) for hs in results]
+
+    def probe(
+        self, run: Run, x: CaptionInput, beam: int | None = None, **options: Any
+    ) -> dict[str, Any]:
+        """View ``"caption"``: the image the model sees (a PNG data URL, S x S) and its
+        captions, best first (``beam`` of them, default the run's ``decode.beam``), each
+        with its ``score`` (log p / length ** alpha, what beam search ranks by) and its
+        total log-probability ``logp``."""
+        image = image_of(run, x)  # (S, S, 3)
+        hyps = caption_images(run, image[None], beam)[0]
+        vocab = run.res.vocab
+        return {
+            "view": "caption",
+            "answer": caption_line(vocab, hyps, beam),
+            "image": png_data_url(image),
+            "captions": [
+                {
+                    "text": detokenize(vocab.decode(h.tokens)),
+                    "score": round(h.score, 4),
+                    "logp": round(h.logp, 4),
+                }
+                for h in hyps
+            ],
+        }
+
+    def examples(self, run: Run, n: int) -> list[str]:
+        """``dev:0``, ``dev:1``, ...: the first ``n`` dev images (none when the data set is
+        not where the run's config says)."""
+        try:
+            size = len(split_of(run.cfg.data, "dev"))
+        except FileNotFoundError:
+            return []
+        return [f"dev:{i}" for i in range(min(max(0, n), size))]
 
 
 TASK = CaptionTask()

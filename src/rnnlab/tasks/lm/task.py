@@ -22,10 +22,13 @@ is their mean. ``evaluate`` reports ``ppl = exp(mean cross-entropy)`` of the for
 direction over consecutive ``bptt`` windows of the split, and ``ppl_backward`` for the
 reverse one.
 ``predict([text], generate=True)`` continues the text by sampling (seeded, temperature
-``0.8``, up to 30 words or ``</s>``); without ``generate`` it prints each line's
-perplexity. Input text is tokenized as the corpus is (``rnnlab.nn.vocab.tokenize_mr``),
-or split on whitespace with ``pretokenized=True``, and lower-cased; a line may have at
-most ``MAX_WORDS`` = 5,000 words (a ``ValueError`` names it and the limit).
+``0.8``, up to 30 words or ``</s>``; ``generate=N`` up to N words, at most
+``MAX_GENERATE`` = 500); without ``generate`` it prints each line's perplexity.
+``probe`` (view ``"text"``) samples a continuation at a chosen ``temperature`` and
+``seed`` and gives each sampled word's probability. Input text is tokenized as the
+corpus is (``rnnlab.nn.vocab.tokenize_mr``), or split on whitespace with
+``pretokenized=True``, and lower-cased; a line may have at most ``MAX_WORDS`` = 5,000
+words (a ``ValueError`` names it and the limit).
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ TRAIN = replace(
 
 VOCAB_FILE = "vocab.json"
 MAX_WORDS = 5000  # the longest line predict scores or continues
+GENERATE_WORDS = 30  # words generate=True samples (fewer at </s>)
+MAX_GENERATE = 500  # the most words one generate option may ask for
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,7 @@ class LmTask(Task[Config, Vocab, LanguageModel, list[str]]):
     higher_is_better = False
     splits = ("train", "dev", "test")
     predict_options = ("generate", "pretokenized")
+    probe_options = ("temperature", "seed")
     encode_options = ("pretokenized",)
     max_input_tokens = MAX_WORDS
 
@@ -247,6 +253,35 @@ class LmTask(Task[Config, Vocab, LanguageModel, list[str]]):
         write_metrics(run_dir, metrics)
         return metrics
 
+    def probe(self, run: Run, x: list[str], **options: Any) -> dict[str, Any]:
+        """View ``"text"``: the prompt's words and ``generate`` words sampled after it
+        (default ``GENERATE_WORDS``, at most ``MAX_GENERATE``; fewer at ``</s>``) at
+        ``temperature`` (default 1.0; near 0 is greedy) from a generator seeded with
+        ``seed`` (default the run's ``seed``), each with its probability at that
+        temperature. The answer is ``predict``'s line with the same ``generate`` option
+        (without it, the prompt's perplexity)."""
+        t = check_temperature(options.get("temperature", 1.0))
+        seed = check_seed(options.get("seed", run.cfg.seed))
+        n = generate_count(options.get("generate", GENERATE_WORDS))
+        predict = {k: v for k, v in options.items() if k in self.predict_options}
+        return {
+            "view": "text",
+            "answer": self.answer(run, [x], **predict)[0],
+            "prompt": list(x),
+            "tokens": [{"token": w, "p": round(p, 4)} for w, p in sample_words(run, x, n, t, seed)],
+            "temperature": t,
+        }
+
+    def examples(self, run: Run, n: int) -> list[str]:
+        """Up to ``n`` prompts: the first words (at most 6) of dev sentences of at least 4
+        words (none when the text is not where the run's config says)."""
+        try:
+            sentences = text_of(run.cfg.data, "dev").sentences
+        except FileNotFoundError:
+            return []
+        long = [s for s in sentences if len(s) >= 4]
+        return [" ".join(s[: min(6, len(s) - 2)]) for s in long[: max(0, n)]]
+
     def encode(
         self, cfg: Config, res: Vocab, line: str, where: str, pretokenized: bool = False
     ) -> list[str]:
@@ -256,10 +291,11 @@ class LmTask(Task[Config, Vocab, LanguageModel, list[str]]):
         return words
 
     def answer(
-        self, run: Run, xs: Sequence[list[str]], generate: bool = False, **options: Any
+        self, run: Run, xs: Sequence[list[str]], generate: bool | int = False, **options: Any
     ) -> list[str]:
-        if generate:
-            return [continue_text(run, words) for words in xs]
+        n = generate_count(generate)
+        if n:
+            return [continue_text(run, words, n) for words in xs]
         lines = []
         for words in xs:
             t = torch.tensor([*run.res.encode(words), run.res.id(EOS)], device=run.device)
@@ -269,27 +305,65 @@ class LmTask(Task[Config, Vocab, LanguageModel, list[str]]):
         return lines
 
 
-@torch.no_grad()
-def continue_text(run: Run, words: list[str], max_words: int = 30, temperature: float = 0.8) -> str:
+def continue_text(
+    run: Run, words: list[str], max_words: int = GENERATE_WORDS, temperature: float = 0.8
+) -> str:
     """``words`` and up to ``max_words`` sampled after them (seeded by ``cfg.seed``),
     until ``</s>``."""
+    more = sample_words(run, words, max_words, temperature, run.cfg.seed)
+    return " ".join([*words, *(w for w, _ in more)])
+
+
+@torch.no_grad()
+def sample_words(
+    run: Run, words: list[str], max_words: int, temperature: float, seed: int
+) -> list[tuple[str, float]]:
+    """Up to ``max_words`` words sampled after ``words`` at ``temperature`` from a
+    generator seeded with ``seed``, until ``</s>``; each with its probability at that
+    temperature (``<pad>`` and ``<unk>`` are never drawn)."""
     model, vocab, device = run.model, run.res, run.device
     ids = vocab.encode(words)
-    gen = torch.Generator().manual_seed(run.cfg.seed)
+    gen = torch.Generator().manual_seed(seed)
     hid = model.hidden  # the forward direction's units come first in (B, T, D*H)
     out, state = model.hidden_states(torch.tensor([ids], device=device))
     h = out[:, -1, :hid]  # (1, H)
-    more: list[str] = []
+    more: list[tuple[str, float]] = []
     for _ in range(max_words):
-        logp = model.log_probs(h)[0] / temperature  # (V,)
+        logp = model.log_probs(h)[0]  # (V,)
         logp[[vocab.pad_id, vocab.unk_id]] = float("-inf")
-        nxt = int(torch.multinomial(logp.softmax(-1).cpu(), 1, generator=gen))
+        # the best word's logit is 0 whatever the temperature, so a tiny one is greedy
+        p = ((logp - logp.max()) / temperature).softmax(-1).cpu()  # (V,)
+        nxt = int(torch.multinomial(p, 1, generator=gen))
         if vocab.itos[nxt] == EOS:
             break
-        more.append(vocab.itos[nxt])
+        more.append((vocab.itos[nxt], float(p[nxt])))
         out, state = model.hidden_states(torch.tensor([[nxt]], device=device), state)
         h = out[:, -1, :hid]  # (1, H): the forward direction, carried on by its state
-    return " ".join([*words, *more])
+    return more
+
+
+def generate_count(value: Any) -> int:
+    """The words to generate for a ``generate`` option: ``True`` -> ``GENERATE_WORDS``,
+    ``False`` -> 0, a count -> itself, at most ``MAX_GENERATE``."""
+    if isinstance(value, bool):
+        return GENERATE_WORDS if value else 0
+    if not isinstance(value, int) or value < 0:
+        raise ValueError(f"generate expects true, false or a number of words >= 0, got {value!r}")
+    return min(value, MAX_GENERATE)
+
+
+def check_temperature(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"temperature expects a number > 0, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"temperature expects a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_seed(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise ValueError(f"seed expects an integer in 0..2**63-1, got {value!r}")
+    return value
 
 
 TASK = LmTask()

@@ -164,9 +164,24 @@ class Tagger(nn.Module):
     @torch.no_grad()
     def predict(self, x: TaggerInput) -> Tensor:
         """The best tag ids: (B, T), 0 past each sentence's end."""
-        scores = self.emissions(x)  # (B, T, K)
-        lengths = x.lengths.to(scores.device)  # (B,)
+        return self.best_tags(self.emissions(x), x.lengths)
+
+    def best_tags(self, scores: Tensor, lengths: Tensor) -> Tensor:
+        """The best tag ids from emissions ``scores`` (B, T, K): Viterbi with a CRF, else
+        each word's argmax; (B, T), 0 past each sentence's end."""
+        lengths = lengths.to(scores.device)  # (B,)
         if self.crf is not None:
             return self.crf.viterbi(scores, lengths)  # (B, T)
         real = length_mask(lengths, scores.shape[1])  # (B, T)
         return torch.where(real, scores.argmax(2), 0)  # (B, T)
+
+    @torch.no_grad()
+    def tag_probabilities(self, x: TaggerInput) -> tuple[Tensor, Tensor, str]:
+        """``predict``'s tags (B, T), a probability per word and tag (B, T, K), and what
+        those are: ``"marginal"`` (a CRF's ``p(y_t = k | sentence)`` by forward-backward)
+        or ``"softmax"`` (each word's softmax over tags)."""
+        scores = self.emissions(x)  # (B, T, K)
+        tags = self.best_tags(scores, x.lengths)  # (B, T)
+        if self.crf is not None:
+            return tags, self.crf.marginals(scores, x.lengths.to(scores.device)), "marginal"
+        return tags, scores.softmax(-1), "softmax"

@@ -42,6 +42,11 @@ its longest word 473 characters). Sentences are tagged in batches of at most
 ``BATCH_WORDS`` words, padding included, and the character model reads the distinct forms
 in groups of at most ``model.CHAR_BATCH`` characters, so memory stays bounded (measured:
 docs/reliability.md).
+
+``probe`` (view ``"tags"``, for the lab) gives each word's tag, its probability and the 3
+most probable tags: a CRF's marginals ``p(tag | sentence)`` (``CRF.marginals``,
+forward-backward), else each word's softmax (``p_kind`` says which); ``examples`` gives
+dev sentences.
 """
 
 from __future__ import annotations
@@ -506,11 +511,44 @@ class PosTask(Task[Config, PosVocab, Tagger, list[str]]):
     def answer(self, run: Run, xs: Sequence[list[str]], **options: Any) -> list[str]:
         nonempty = [t for t in xs if t]
         tagged = iter(tag(run, nonempty) if nonempty else [])
-        out = []
-        for words in xs:
-            tags = next(tagged) if words else []
-            out.append(" ".join(f"{w}/{t}" for w, t in zip(words, tags, strict=True)))
+        return [tagged_line(words, next(tagged) if words else []) for words in xs]
+
+    def probe(self, run: Run, x: list[str], **options: Any) -> dict[str, Any]:
+        """View ``"tags"``: each word's tag (``predict``'s), its probability and the 3 most
+        probable tags; ``p_kind`` says what the probabilities are: ``"marginal"`` (a CRF's
+        ``p(tag | sentence)``, by forward-backward) or ``"softmax"`` (per word)."""
+        model, enc = run.model, run.res
+        kind = "marginal" if model.crf is not None else "softmax"
+        out: dict[str, Any] = {"view": "tags", "answer": "", "tokens": list(x), "tags": []}
+        out.update(p=[], top=[], p_kind=kind)
+        if not x:  # predict answers an empty line with an empty line
+            return out
+        ids, probs, kind = model.tag_probabilities(enc.batch([x]).to(run.device))
+        ids, probs = ids[0, : len(x)].cpu(), probs[0, : len(x)].cpu()  # (T,), (T, K)
+        tags = enc.tags.decode(ids.tolist())
+        best_p, best = probs.topk(min(3, probs.shape[1]), dim=1)  # (T, 3), (T, 3)
+        out.update(answer=tagged_line(x, tags), tags=tags, p_kind=kind)
+        out["p"] = [round(float(v), 4) for v in probs.gather(1, ids[:, None])[:, 0]]
+        out["top"] = [
+            [[enc.tags.itos[k], round(float(v), 4)] for k, v in zip(ks, vs, strict=True)]
+            for ks, vs in zip(best.tolist(), best_p.tolist(), strict=True)
+        ]
         return out
+
+    def examples(self, run: Run, n: int) -> list[str]:
+        """Up to ``n`` dev sentences of 5 to 25 words, as text (none when the treebank is
+        not where the run's config says)."""
+        try:
+            dev = _cached_split(run.cfg.data, "dev")
+        except FileNotFoundError:
+            return []
+        picked = [s for s in dev if 5 <= len(s) <= 25] or list(dev)
+        return [" ".join(s.words) for s in picked[: max(0, n)]]
+
+
+def tagged_line(words: Sequence[str], tags: Sequence[str]) -> str:
+    """``predict``'s line for a tagged sentence: ``word/TAG`` pairs."""
+    return " ".join(f"{w}/{t}" for w, t in zip(words, tags, strict=True))
 
 
 def tag(run: Run, sentences: Sequence[Sequence[str]]) -> list[list[str]]:

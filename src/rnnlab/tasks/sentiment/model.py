@@ -101,6 +101,20 @@ class SentimentClassifier(nn.Module):
                 parts.append(total / lengths.to(out.device)[:, None].to(out.dtype))  # (B, D*H)
         return torch.cat(parts, dim=1)  # (B, P*D*H)
 
+    def prefix_logits(self, tokens: Tensor) -> Tensor:
+        """Logits ``(T, C)`` after each prefix ``tokens[:k]`` of one sequence ``(T,)``, from
+        one pass of a unidirectional model: its state after step k is the final state of the
+        prefix, and max and mean pooling are running ones (a bidirectional model's reverse
+        direction reads the whole sequence: classify the prefixes as rows instead)."""
+        if self.directions != 1:
+            raise ValueError("prefix_logits needs a unidirectional model: its outputs at step k")
+        n = tokens.shape[0]
+        x = self.embed_inputs(tokens[None], torch.tensor([n], device=tokens.device))  # (1, T, E)
+        out = self.rnn(x)[0][0]  # (T, H): the top layer's state after each step
+        steps = torch.arange(1, n + 1, device=out.device, dtype=out.dtype)[:, None]  # (T, 1)
+        parts = {"last": out, "max": out.cummax(dim=0).values, "mean": out.cumsum(0) / steps}
+        return self.head(self.drop(torch.cat([parts[p] for p in self.pools], dim=1)))  # (T, C)
+
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         return self.classify(self.embed_inputs(tokens, lengths), lengths)  # (B, C)
 

@@ -33,6 +33,11 @@ split off, clitics such as ``it's`` kept whole) and lower-cased; ``pretokenized=
 (``--pretokenized``) splits on whitespace only. A text (input line, or MR line) may have
 at most ``data.MAX_WORDS`` = 5,000 words, or a ``ValueError`` names it and the limit;
 texts are classified in batches of at most ``BATCH_WORDS`` words, padding included.
+
+``probe`` (view ``"prefix"``, for the lab) gives the label probabilities after each
+prefix of a text (the network unrolled word by word: one pass of a unidirectional
+classifier, the prefixes as rows for a bidirectional one, at most ``MAX_PREFIX_WORDS``
+= 500 words); ``examples`` gives dev snippets of both labels.
 """
 
 from __future__ import annotations
@@ -531,7 +536,69 @@ class SentimentTask(Task[Config, list[Vocab], nn.Module, list[str]]):
 
     def answer(self, run: Run, xs: Sequence[list[str]], **options: Any) -> list[str]:
         probs = probabilities_of(run.model, run.res, list(xs), run.device).tolist()
-        return [f"{LABELS[p > 0.5]} {max(p, 1 - p):.2f}" for p in probs]
+        return [answer_line(p) for p in probs]
+
+    def probe(self, run: Run, x: list[str], **options: Any) -> dict[str, Any]:
+        """View ``"prefix"``: the label probabilities after each prefix of the text (words
+        1..k for k = 1..T), combined over an ensemble's members as ``predict`` does; the
+        last row is the whole text's. A unidirectional classifier gives every prefix in one
+        pass; a bidirectional one classifies the prefixes as rows of one batch, so its
+        text may have at most ``MAX_PREFIX_WORDS`` words here."""
+        p = prefix_probabilities(run.model, run.res, x, run.device)  # (T,)
+        return {
+            "view": "prefix",
+            "answer": self.answer(run, [x])[0],
+            "tokens": list(x),
+            "labels": list(LABELS),
+            "p": [[round(1 - v, 4), round(v, 4)] for v in p.tolist()],
+        }
+
+    def examples(self, run: Run, n: int) -> list[str]:
+        """Up to ``n`` dev snippets of at most 30 words, alternately positive and negative
+        where there are both (none when MR is not where the run's config says)."""
+        try:
+            dev = splits(run.cfg.data)["dev"]
+        except FileNotFoundError:
+            return []
+        by_label: list[list[str]] = [[], []]
+        for text, label in zip(dev.texts, dev.labels, strict=True):
+            if len(text) <= 30:
+                by_label[label].append(" ".join(text))
+        mixed = [t for pair in zip(by_label[1], by_label[0], strict=False) for t in pair]
+        longer = by_label[0] if len(by_label[0]) > len(by_label[1]) else by_label[1]
+        return (mixed + longer[len(mixed) // 2 :])[: max(0, n)]
+
+
+MAX_PREFIX_WORDS = 500  # probe of a bidirectional classifier: T prefixes, T^2 / 2 words
+
+
+def answer_line(p: float) -> str:
+    """``predict``'s line for ``P(positive)``: the label and its probability."""
+    return f"{LABELS[p > 0.5]} {max(p, 1 - p):.2f}"
+
+
+def prefix_probabilities(
+    model: nn.Module, vocabs: Sequence[Vocab], words: list[str], device: torch.device
+) -> torch.Tensor:
+    """``P(positive)`` after each prefix ``words[:k]``, ``(T,)``, of a classifier or an
+    ensemble (its members' averaged, as ``probabilities_of`` does)."""
+    members = list(model.members) if isinstance(model, Ensemble) else [model]
+    out = []
+    for m, vocab in zip(members, vocabs, strict=True):
+        ids = vocab.encode(words)
+        assert isinstance(m, SentimentClassifier)
+        if m.directions == 1:
+            m.eval()
+            logits = m.prefix_logits(torch.tensor(ids, device=device))  # (T, 2)
+            out.append(logits.softmax(-1)[:, 1].cpu())  # (T,)
+            continue
+        if len(ids) > MAX_PREFIX_WORDS:
+            raise ValueError(
+                f"input has {len(ids):,} words; the prefixes of a bidirectional classifier are "
+                f"read for at most {MAX_PREFIX_WORDS:,} (sentiment.task.MAX_PREFIX_WORDS)"
+            )
+        out.append(probabilities(m, [ids[:k] for k in range(1, len(ids) + 1)], device))
+    return torch.stack(out).mean(0)  # (T,)
 
 
 TASK = SentimentTask()
