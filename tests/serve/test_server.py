@@ -38,7 +38,7 @@ def test_binds_loopback_and_answers(serve_process, handset_dir: Path) -> None:
 
 
 def test_other_host_warns(serve_process, handset_dir: Path) -> None:
-    proc, url = serve_process("--lab", str(handset_dir), "--no-train", "--host", "0.0.0.0")
+    proc, _ = serve_process("--lab", str(handset_dir), "--no-train", "--host", "0.0.0.0")
     assert "WARNING" in proc.printed and "not loopback" in proc.printed
 
 

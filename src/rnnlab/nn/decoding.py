@@ -184,7 +184,8 @@ def beam_search(
     All inputs run together: the step function sees ``B * beam`` rows at once (``B`` at
     the first step), fewer as inputs finish and are dropped from the batch.
     """
-    check_beam(beam)
+    if beam < 1:
+        raise ValueError(f"beam size must be at least 1, got {beam}")
     if alpha < 0:
         raise ValueError(f"length normalization alpha must be >= 0, got {alpha}")
     n = _rows_of(init_state)

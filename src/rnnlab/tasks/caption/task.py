@@ -326,9 +326,7 @@ def split_of(d: DataConfig, name: str) -> CaptionSet:
 def caption_images(
     run: Run, images: np.ndarray, beam: int | None = None, alpha: float | None = None
 ) -> list[list[decoding.Hypothesis]]:
-    k = run.cfg.decode.beam if beam is None else beam
-    if k < 1:
-        raise ValueError(f"beam size must be at least 1, got {k}")
+    k = decoding.check_beam(run.cfg.decode.beam if beam is None else beam)
     a = run.cfg.decode.alpha if alpha is None else alpha
     return caption_batch(run.model, images, run.res.vocab, run.res.max_len, k, a)
 
