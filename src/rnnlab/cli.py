@@ -31,6 +31,7 @@ BENCHES: dict[str, str] = {
     "caption": "rnnlab.tasks.caption.bench",
     "scaling": "rnnlab.bench.scaling",
     "inputs": "rnnlab.bench.inputs",
+    "serve": "rnnlab.bench.serve",
 }
 
 PRESETS = Path(__file__).parent / "presets"
