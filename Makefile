@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lecture lecture-quick lint typecheck pytest test test-fast bench clean
+.PHONY: install browser lecture lecture-quick serve lint typecheck pytest test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -15,6 +15,20 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# the lab's real-browser test drives Debian's chromium (a registry package, no download at
+# run time); installed here when missing and apt-get can run (root, as on CI)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "note: no chromium and no root: the browser test will be skipped (it never is on CI)"; \
+	  fi; }
+
+serve: $(STAMP)
+	$(BIN)/rnnlab serve
 
 lecture: $(STAMP)
 	$(BIN)/rnnlab lecture --out runs/lecture
@@ -29,7 +43,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
