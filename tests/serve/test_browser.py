@@ -124,8 +124,8 @@ def test_reversal(page, tmp_path: Path) -> None:
     pg.fill("#reverse-input", "3 1 4")
     card = pg.locator("[data-model='reverse-attention']")
     pg.wait_for_function(
-        "() => { const o = document.querySelector(\\"[data-model='reverse-attention'] .output\\");"
-        " return o && o.textContent.trim() === '4 1 3'; }",
+        "([sel, want]) => document.querySelector(sel)?.textContent.trim() === want",
+        arg=["[data-model='reverse-attention'] .output", "4 1 3"],
         timeout=15_000,
     )
     assert card.locator(".heatmap").count() == 1
