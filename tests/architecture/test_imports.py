@@ -88,3 +88,45 @@ def test_the_walk_finds_an_upward_import(tmp_path):
     assert all(layer_of(t) > layer_of("rnnlab.nn.cells") for _, t in found)
     rel = ast.parse("from ..training import loop\n")
     assert imported(rel, "rnnlab.nn.cells", False) == [(1, "rnnlab.training.loop")]
+
+
+GENERIC = ("rnnlab.serve", "rnnlab.cli")  # machinery that serves any task
+TASK_INTERFACE = {"rnnlab.tasks", "rnnlab.tasks.base"}  # what it may import of tasks
+
+
+def task_internals_used_by_generic_machinery() -> list[str]:
+    """Imports of a task's own modules (``rnnlab.tasks.parity...``) from generic code."""
+    bad = []
+    for path in sorted(SRC.rglob("*.py")):
+        here = module_name(path)
+        if not here.startswith(GENERIC):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for line, target in imported(tree, here, path.name == "__init__.py"):
+            if is_task_internal(target):
+                bad.append(f"{path.relative_to(SRC.parent)}:{line}: {here} imports {target}")
+    return bad
+
+
+def is_task_internal(target: str) -> bool:
+    """``rnnlab.tasks.parity.task`` or ``rnnlab.tasks.parity``: yes; ``rnnlab.tasks.Run``,
+    ``rnnlab.tasks.base.Run``: no."""
+    if not target.startswith("rnnlab.tasks.") or target in TASK_INTERFACE:
+        return False
+    parent, last = target.rsplit(".", 1)
+    is_module = (SRC / "tasks" / last).is_dir() or (SRC / "tasks" / f"{last}.py").is_file()
+    return parent not in TASK_INTERFACE or (
+        parent == "rnnlab.tasks" and is_module and last != "base"
+    )
+
+
+def test_generic_machinery_uses_only_the_task_interface():
+    assert task_internals_used_by_generic_machinery() == []
+
+
+def test_the_task_interface_check_can_fail():
+    assert is_task_internal("rnnlab.tasks.parity.task.TASK")
+    assert is_task_internal("rnnlab.tasks.parity")
+    assert not is_task_internal("rnnlab.tasks.load_run")
+    assert not is_task_internal("rnnlab.tasks.base.Run")
+    assert not is_task_internal("rnnlab.tasks.base")
