@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from rnnlab.tasks import load_run
+
 # The ids the lecture issue names, one per claim the lecture makes (sub-claims share a prefix).
 SECTIONS = (
     "parity.dense_fails",
@@ -62,3 +64,10 @@ def test_lecture_quick_end_to_end(tmp_path: Path) -> None:
     assert 'src="figures/' not in html and "http://" not in html
     first = html.split("data:image/png;base64,", 1)[1].split('"', 1)[0]
     assert base64.b64decode(first)[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # the networks the report describes, kept for ``rnnlab serve``
+    assert "its networks for `rnnlab serve`" in proc.stdout
+    lab = out / "lab"
+    assert load_run(lab / "parity-rnn").predict(["0 1 1 0 1"]) == ["1 0 1 1 0"]
+    assert load_run(lab / "reverse-attention").predict(["3 1 4"]) == ["4 1 3"]
+    assert load_run(lab / "reverse-seq2seq").predict(["3 1 4"]) == ["4 1 3"]

@@ -27,7 +27,16 @@ from typing import Any
 
 import torch
 
-from rnnlab.lecture.common import Claim, Context, Experiment, Need, compute, provide
+from rnnlab.lecture import lab
+from rnnlab.lecture.common import (
+    Claim,
+    Context,
+    Experiment,
+    Need,
+    compute,
+    provide,
+    remembered,
+)
 
 # (id, module, function), in the lecture's order
 EXPERIMENTS: list[tuple[str, str, str]] = [
@@ -140,6 +149,7 @@ def run_all(
     jobs: int = 1,
     threads: int = 0,
     on_done: Callable[[Experiment], None] | None = None,
+    kept: dict[Need, Any] | None = None,
 ) -> list[Experiment]:
     """Run the chosen experiments; the results come back in the lecture's order.
 
@@ -150,6 +160,8 @@ def run_all(
     first, each experiment once all it needs is done, the costliest ready task first.
     Every task seeds itself, so the results are the same as in one process on as many
     threads. Each experiment's times include the shared work it is the first to need.
+    ``kept``: the shared results whose needs it holds as keys are filled in (the lab
+    keeps the lecture's trained networks).
     """
     done: dict[str, Experiment] = {}
 
@@ -163,6 +175,8 @@ def run_all(
             torch.set_num_threads(threads)
         for exp in chosen:
             finish(run_experiment(*exp, ctx))
+        if kept is not None:
+            kept.update({n: remembered(n) for n in kept})
         return [done[e[0]] for e in chosen]
 
     needs = {e[0]: needs_of(e, ctx) for e in chosen}
@@ -211,6 +225,8 @@ def run_all(
                     res.seconds += spent[res.id][0]
                     res.cpu_seconds += spent[res.id][1]
                     finish(res)
+    if kept is not None:
+        kept.update({n: _unpack(results[n]) if n in results else None for n in kept})
     return [done[e[0]] for e in chosen]
 
 
@@ -353,8 +369,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{i}/{len(chosen)}] {res.id} done in {res.seconds:.1f} s: {verdicts}", flush=True)
 
     t0 = time.perf_counter()
-    results = run_all(chosen, ctx, jobs, args.threads, report)
+    kept: dict[Need, Any] = dict.fromkeys(lab.lecture_needs(ctx).values())
+    results = run_all(chosen, ctx, jobs, args.threads, report, kept)
     seconds = time.perf_counter() - t0
+    saved = lab.keep_lecture_networks(out / "lab", ctx, kept)
     claims = [c for r in results for c in r.claims]
     print_table(claims)
     (out / "results.json").write_text(json.dumps(payload(results, seconds, ctx, jobs), indent=1))
@@ -363,4 +381,6 @@ def main(argv: list[str] | None = None) -> int:
     write_report(out / "report.html", results, seconds, args.quick, args.seed)
     n_pass = sum(c.passed for c in claims)
     print(f"{n_pass}/{len(claims)} claims hold; {seconds:.0f} s; report: {out / 'report.html'}")
+    if saved:
+        print(f"its networks for `rnnlab serve`: {', '.join(saved)} in {out / 'lab'}")
     return 0 if claims and n_pass == len(claims) else 1

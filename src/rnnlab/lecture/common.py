@@ -62,6 +62,11 @@ def provide(results: dict[Need, Any]) -> None:
     _MEMO.update(results)
 
 
+def remembered(n: Need) -> Any:
+    """The result of shared work ``n`` if this process has done (or been given) it."""
+    return _MEMO.get(n)
+
+
 def forget() -> None:
     """Drop every remembered shared result (tests)."""
     _MEMO.clear()

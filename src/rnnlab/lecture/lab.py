@@ -37,7 +37,7 @@ import torch
 
 from rnnlab.lecture import parity as lecture_parity
 from rnnlab.lecture import reverse as lecture_reverse
-from rnnlab.lecture.common import Context
+from rnnlab.lecture.common import Context, Need, need
 from rnnlab.tasks import train_task
 from rnnlab.tasks.base import InputTooLong
 from rnnlab.tasks.parity import task as P
@@ -128,6 +128,40 @@ def _capped(cfg: Any, quick: bool) -> Any:
     if not quick:
         return cfg
     return replace(cfg, train=replace(cfg.train, steps=min(cfg.train.steps, QUICK_STEPS)))
+
+
+def lecture_needs(ctx: Context) -> dict[str, Need]:
+    """The lecture's shared trainings that are lab networks, by lab name."""
+    rnn, lstm = ctx.backend_for("rnn"), ctx.backend_for("lstm")
+    return {
+        "parity-rnn": need(lecture_parity.trained_parity_rnn, ctx.seed, rnn),
+        "reverse-seq2seq": need(lecture_reverse.train_seq2seq, ctx.seed, "none", lstm),
+        "reverse-attention": need(lecture_reverse.train_seq2seq, ctx.seed, "additive", lstm),
+    }
+
+
+def keep_lecture_networks(lab_dir: Path, ctx: Context, kept: dict[Need, Any]) -> list[str]:
+    """Write the lecture's own trained networks (``kept``: what ``run_all`` filled in for
+    ``lecture_needs``) as the lab's run folders, so ``rnnlab serve`` shows the very
+    networks the report describes; returns the names written."""
+    written = []
+    for name, n in lecture_needs(ctx).items():
+        result = kept.get(n)
+        if result is None:
+            continue  # that experiment did not run (``--only``)
+        model, info = result
+        if name == "parity-rnn":
+            cfg = info["cfg"]
+        else:
+            attention = "none" if name == "reverse-seq2seq" else "additive"
+            cfg = lecture_reverse.seq2seq_config(ctx, attention)
+        cfg = replace(cfg, model=replace(cfg.model, backend="fused"))  # same weights, faster
+        out = lab_dir / name
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out / "config.toml", name.split("-")[0])
+        save_weights(model, out / "model.safetensors")
+        written.append(name)
+    return written
 
 
 def _save_lab(out: Path, spec: dict[str, Any], model: torch.nn.Module) -> None:
