@@ -37,6 +37,8 @@
   const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
   const fmt = (v, d = 3) => (typeof v === "number" ? v.toFixed(d).replace(/^-0\.0+$/, "0.000") : String(v));
   const fmtP = (p) => (p >= 0.9995 ? "1.00" : p <= 0.0005 ? "0.00" : p.toFixed(2));
+  const compact = (v) =>
+    Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 0.01 || v === 0 ? String(+v.toPrecision(3)) : v.toExponential(1);
   const debounce = (fn, ms) => {
     let id = 0;
     return (...a) => {
@@ -575,11 +577,18 @@
     const cur = d.steps.state[t];
     C.forEach((c, s) => {
       const even = a.answers[s] === 1;
+      const out = [c[0] - mid[0], c[1] - mid[1]];
+      // the label goes beside the circle, away from its self-loop (which points outwards)
+      const vertical = C.length === 1 || Math.abs(out[1]) >= Math.abs(out[0]);
+      const side = c[0] >= W / 2 - 40 ? 1 : -1;
+      const lx = vertical ? c[0] + side * (R + 7) : c[0];
+      const ly = vertical ? c[1] - 1 : c[1] - R - 20;
+      const anchor = vertical ? (side > 0 ? "start" : "end") : "middle";
       const grp = sv("g", { class: `state ${even ? "even" : "odd"}${s === cur ? " lit" : ""}` });
       grp.append(
         sv("circle", { cx: c[0], cy: c[1], r: R }),
-        sv("text", { x: c[0], y: c[1] + 1, "text-anchor": "middle", class: "state-name" }, even ? "even" : "odd"),
-        sv("text", { x: c[0], y: c[1] + 13, "text-anchor": "middle", class: "state-id" }, `q${s}`),
+        sv("text", { x: lx, y: ly, "text-anchor": anchor, class: "state-name" }, even ? "even" : "odd"),
+        sv("text", { x: lx, y: ly + 13, "text-anchor": anchor, class: "state-id" }, `q${s}`),
         sv("title", null, `state q${s}: answers ${even ? "even (1)" : "odd (0)"}`)
       );
       svg.append(grp);
@@ -636,7 +645,7 @@
     const wrong = d.even.filter((a, t) => a !== d.truth[t]).length;
     box.append(
       row,
-      el("div", { class: "note" }, `${wrong ? `${wrong} wrong` : "all right"} · it has exactly ${d.n} inputs: shorter inputs are padded with 0s, longer ones it cannot read`)
+      el("div", { class: "note" }, "answers ", el("span", { class: "answers" }, d.even.join(" ")), ` · ${wrong ? `${wrong} wrong` : "all right"} · it has exactly ${d.n} inputs: shorter inputs are padded with 0s, longer ones it cannot read`)
     );
   }
 
@@ -685,7 +694,7 @@
     const has = P.edits.some((e) => e.step === t && e.unit === u);
     const op = (name, label, edit) => el("button", { type: "button", class: "btn small", "data-op": name, onclick: () => addEdit(edit()) }, label);
     menu.replaceChildren(
-      el("div", { class: "menu-head" }, `h${t + 1}[${u}] = ${fmt(v)}`),
+      ...[el("div", { class: "menu-head" }, `h${t + 1}[${u}] = ${fmt(v)}`),
       el("div", { class: "menu-row" },
         op("flip", "flip", () => ({ step: t, unit: u, op: "flip" })),
         op("zero", "zero", () => ({ step: t, unit: u, op: "zero" })),
@@ -696,7 +705,7 @@
       has
         ? el("div", { class: "menu-row" }, el("button", { type: "button", class: "btn ghost small", "data-op": "remove",
             onclick: () => { closeMenu(); removeEdit(P.edits.findIndex((e) => e.step === t && e.unit === u)); } }, "remove this edit"))
-        : null
+        : null].filter(Boolean)
     );
     valueIn.addEventListener("keydown", (e) => {
       if (e.key === "Enter") addEdit({ step: t, unit: u, op: "clamp", value: Number(valueIn.value) || 0 });
@@ -761,7 +770,7 @@
         setError(card, r.ok ? "" : errText(r));
         card.classList.toggle("failed", !r.ok);
         if (r.ok) renderByView(card.querySelector(".result"), r.data);
-        else card.querySelector(".result").replaceChildren();
+        else card.querySelector(".result").replaceChildren(el("span", { class: "output", hidden: true }));
       });
     }
   }
@@ -908,7 +917,7 @@
     const W = 520;
     const H = 190;
     const L = 36;
-    const Rm = 12;
+    const Rm = 30;
     const Tp = 10;
     const B = 52;
     const X = (i) => L + (n <= 1 ? (W - L - Rm) / 2 : (i * (W - L - Rm)) / (n - 1));
@@ -1095,8 +1104,8 @@
   function lineChart(rows, left, right) {
     const W = 520;
     const H = 170;
-    const L = 44;
-    const Rm = 44;
+    const L = 50;
+    const Rm = 50;
     const Tp = 12;
     const B = 26;
     const steps = rows.map((r) => r.step);
@@ -1120,7 +1129,7 @@
       const ax = side === "left" ? L - 5 : W - Rm + 5;
       const anchor = side === "left" ? "end" : "start";
       for (const v of [lo, hi]) {
-        const t = sv("text", { x: ax, y: Y(v) + 4, "text-anchor": anchor, class: "axis-text" }, Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
+        const t = sv("text", { x: ax, y: Y(v) + 4, "text-anchor": anchor, class: "axis-text" }, compact(v));
         t.style.fill = color;
         svg.append(t);
       }
