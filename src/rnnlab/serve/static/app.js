@@ -508,15 +508,15 @@
     if (!d || !d.automaton) return;
     const a = d.automaton;
     const W = 440;
-    const H = 300;
-    const R = 24;
+    const H = 330;
+    const R = 21;
     const pts = d.steps.point;
     const all = [...pts, ...a.centers, a.start_point];
     const xs = all.map((p) => p[0]);
     const ys = all.map((p) => p[1]);
     let [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
     const span = Math.max(x1 - x0, y1 - y0, 1e-3);
-    const scale = Math.min((W - 2 * 50) / Math.max(x1 - x0, span * 0.2), (H - 2 * 44) / Math.max(y1 - y0, span * 0.2));
+    const scale = Math.min((W - 2 * 78) / Math.max(x1 - x0, span * 0.2), (H - 2 * 74) / Math.max(y1 - y0, span * 0.2));
     const cx = (x0 + x1) / 2;
     const cy = (y0 + y1) / 2;
     const X = (p) => W / 2 + (p[0] - cx) * scale;
