@@ -296,9 +296,9 @@
       if (newInput) P.data = null;
     } else {
       cards.forEach((c) => setError(c, ""));
-      P.data = r.data;
       const T = r.data.bits.length;
-      if (newInput && !opts.keepStep) P.step = T - 1;
+      if ((newInput && !opts.keepStep) || !P.data || P.data.bits.length !== T) P.step = T - 1;
+      P.data = r.data;
       P.step = clamp(P.step, 0, T - 1);
     }
     P.lastInput = line;
@@ -580,7 +580,7 @@
       const out = [c[0] - mid[0], c[1] - mid[1]];
       // the label goes beside the circle, away from its self-loop (which points outwards)
       const vertical = C.length === 1 || Math.abs(out[1]) >= Math.abs(out[0]);
-      const side = c[0] >= W / 2 - 40 ? 1 : -1;
+      const side = 1; // the start arrow comes in from the left
       const lx = vertical ? c[0] + side * (R + 7) : c[0];
       const ly = vertical ? c[1] - 1 : c[1] - R - 20;
       const anchor = vertical ? (side > 0 ? "start" : "end") : "middle";
