@@ -154,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     app = create_app(served, LOOPBACK_NAMES if loopback else None)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, log_level="warning", server_header=False
+    )
     server = uvicorn.Server(config)
     if thread is not None:
         thread.start()
