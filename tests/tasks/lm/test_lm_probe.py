@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
+from test_lm import write_corpus  # the toy corpus of the lm tests
 
 from rnnlab.nn.vocab import EOS
 from rnnlab.tasks.base import Run
@@ -20,28 +20,11 @@ CPU = torch.device("cpu")
 PROMPT = "the dog is"
 
 
-def _write_corpus(root: Path) -> None:
-    mr = root / "sentence-polarity"
-    mr.mkdir(parents=True)
-    (mr / "rt-polarity.pos").write_text("a fine film .\n")
-    (mr / "rt-polarity.neg").write_text("a dull film .\n")
-    g = torch.Generator().manual_seed(0)
-    for split, tag in (("pos", "cv500"), ("neg", "cv010")):  # cv010: a dev review
-        d = root / "movie-review-text" / "polarity-v2.0" / split
-        d.mkdir(parents=True)
-        pick = torch.randint(0, 2, (40, 3), generator=g).tolist()
-        lines = [
-            f"the {('man', 'dog')[a]} is {('fine', 'dull')[b]} {('today', 'again')[c]} ."
-            for a, b, c in pick
-        ]
-        (d / f"{tag}_1.txt").write_text("\n".join(lines) + "\n")
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     """An untrained tiny bidirectional LM (random weights, so every word is possible)."""
     root = tmp_path_factory.mktemp("lm")
-    _write_corpus(root)
+    write_corpus(root)
     sets = [f'data.dir="{root}"', "model.embed=8", "model.hidden=16", "model.cutoffs=[]"]
     cfg = apply_overrides(lm.Config(), sets)
     vocab = lm.TASK.prepare(cfg, None)

@@ -5,12 +5,12 @@ ensemble: the members' mean), the last row against predict, and dev examples."""
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
 import torch
 
+from reliability.reliability_helpers import write_mr  # the toy MR snippets
 from rnnlab.nn.vocab import Vocab
 from rnnlab.tasks.base import Run
 from rnnlab.tasks.sentiment import task as sentiment
@@ -20,17 +20,6 @@ CPU = torch.device("cpu")
 TEXT = "a witty , moving film but the plot is dull"
 
 
-def _write_mr(root: Path, n: int = 30) -> Path:
-    d = root / "sentence-polarity"
-    d.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(0)
-    good, bad = ["fine", "moving", "witty"], ["dull", "flat", "tedious"]
-    for name, words in (("rt-polarity.pos", good), ("rt-polarity.neg", bad)):
-        lines = [f"a {rng.choice(words)} , {rng.choice(words)} film ." for _ in range(n)]
-        (d / name).write_text("\n".join(lines) + "\n")
-    return root
-
-
 def _member(cfg: sentiment.Config, vocab: Vocab, seed: int) -> sentiment.SentimentClassifier:
     torch.manual_seed(seed)
     return sentiment.build_model(cfg, len(vocab)).eval()
@@ -38,7 +27,8 @@ def _member(cfg: sentiment.Config, vocab: Vocab, seed: int) -> sentiment.Sentime
 
 def _run(tmp_path: Path, *sets: str) -> Run:
     """Untrained tiny classifier(s) on a toy MR (the vocabulary from its training part)."""
-    root = _write_mr(tmp_path / "data")
+    root = tmp_path / "data"
+    write_mr(root, 30)
     cfg = apply_overrides(
         sentiment.Config(),
         [f'data.dir="{root}"', "model.embed=8", "model.hidden=6", "data.min_freq=1", *sets],
