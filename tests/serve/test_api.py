@@ -263,3 +263,13 @@ def test_wrong_method_and_host(client: TestClient) -> None:
     assert r.status_code == 405 and "error" in r.json()
     r = client.get("/api/models", headers={"host": "evil.example:8000"})
     assert r.status_code == 400 and "Host" in r.json()["error"]
+
+
+def test_flags_take_only_true_or_false() -> None:
+    """An on/off option from JSON must be a boolean: "yes" is refused, not taken as true."""
+    from rnnlab.tasks.base import check_flag
+
+    assert check_flag(True, "pretokenized") is True
+    for bad in ("yes", 1, None, "false"):
+        with pytest.raises(ValueError, match="pretokenized expects true or false"):
+            check_flag(bad, "pretokenized")

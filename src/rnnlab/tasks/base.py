@@ -241,6 +241,14 @@ class Task(ABC, Generic[C, R, M, X]):
             return self.evaluator(run.cfg, run.res, split, run.device)(run.model)
 
 
+def check_flag(value: object, name: str) -> bool:
+    """An on/off option as given (JSON ``true``/``false``, a Python bool), else a
+    ``ValueError``: ``"yes"`` or ``1`` is not taken for a yes."""
+    if not isinstance(value, bool):
+        raise ValueError(f"option {name} expects true or false, got {value!r}")
+    return value
+
+
 class InputTooLong(ValueError):
     """An input over a size limit; ``limit`` is that limit (in ``input_size`` units)."""
 

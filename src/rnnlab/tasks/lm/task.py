@@ -44,7 +44,7 @@ import torch
 
 from rnnlab.nn.layers import BACKENDS
 from rnnlab.nn.vocab import EOS, PAD, UNK, Vocab, tokenize_mr
-from rnnlab.tasks.base import Run, Task, write_metrics
+from rnnlab.tasks.base import Run, Task, check_flag, write_metrics
 from rnnlab.tasks.lm.model import LanguageModel
 from rnnlab.tasks.sentiment.data import PretrainText, load_pretraining
 from rnnlab.training.config import RangeChecked, ranged, section, unranged
@@ -285,7 +285,8 @@ class LmTask(Task[Config, Vocab, LanguageModel, list[str]]):
     def encode(
         self, cfg: Config, res: Vocab, line: str, where: str, pretokenized: bool = False
     ) -> list[str]:
-        words = [w.lower() for w in (line.split() if pretokenized else tokenize_mr(line))]
+        split = check_flag(pretokenized, "pretokenized")
+        words = [w.lower() for w in (line.split() if split else tokenize_mr(line))]
         if not words:
             raise ValueError(f"{where} is empty: expected some words")
         return words

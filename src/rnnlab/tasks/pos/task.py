@@ -62,7 +62,7 @@ import torch
 
 from rnnlab.nn.layers import BACKENDS
 from rnnlab.nn.vocab import PAD, Vocab, pad_batch, tokenize_treebank
-from rnnlab.tasks.base import Run, Task, size_groups, write_metrics
+from rnnlab.tasks.base import Run, Task, check_flag, size_groups, write_metrics
 from rnnlab.tasks.pos.data import TAGSETS, Sentence, read_conllu, split_file
 from rnnlab.tasks.pos.model import CHAR_MODELS, Tagger, TaggerInput
 from rnnlab.training.config import RangeChecked, ranged, section, unranged
@@ -506,7 +506,8 @@ class PosTask(Task[Config, PosVocab, Tagger, list[str]]):
     def encode(
         self, cfg: Config, res: PosVocab, line: str, where: str, pretokenized: bool = False
     ) -> list[str]:
-        return check_sentence(line.split() if pretokenized else tokenize_treebank(line), where)
+        split = check_flag(pretokenized, "pretokenized")
+        return check_sentence(line.split() if split else tokenize_treebank(line), where)
 
     def answer(self, run: Run, xs: Sequence[list[str]], **options: Any) -> list[str]:
         nonempty = [t for t in xs if t]

@@ -54,7 +54,7 @@ from torch import nn
 
 from rnnlab.nn.layers import BACKENDS
 from rnnlab.nn.vocab import Vocab, pad_batch, tokenize_mr
-from rnnlab.tasks.base import Task, size_groups, write_metrics
+from rnnlab.tasks.base import Task, check_flag, size_groups, write_metrics
 from rnnlab.tasks.sentiment.data import LABELS, MAX_WORDS, Corpus, folds, holdout, load_mr
 from rnnlab.tasks.sentiment.model import POOLS, SentimentClassifier, init_from_lm
 from rnnlab.training.checkpoint import load_weights
@@ -532,7 +532,7 @@ class SentimentTask(Task[Config, list[Vocab], nn.Module, list[str]]):
     def encode(
         self, cfg: Config, res: list[Vocab], line: str, where: str, pretokenized: bool = False
     ) -> list[str]:
-        return text_tokens(line, where, pretokenized)
+        return text_tokens(line, where, check_flag(pretokenized, "pretokenized"))
 
     def answer(self, run: Run, xs: Sequence[list[str]], **options: Any) -> list[str]:
         probs = probabilities_of(run.model, run.res, list(xs), run.device).tolist()
