@@ -995,7 +995,9 @@
       if (name === "intervene") continue;
       let ctl;
       if (name === "beam") {
-        ctl = el("select", null, [1, 2, 3, 4, 5].map((k) => el("option", { value: k }, String(k))));
+        ctl = el("select", null, [el("option", { value: "" }, "default"), ...[1, 2, 3, 4, 5].map((k) => el("option", { value: k }, String(k)))]);
+      } else if (name === "pretokenized") {
+        ctl = el("input", { type: "checkbox" });
       } else if (name === "temperature") {
         ctl = el("input", { type: "number", step: "0.1", min: "0", value: "1" });
       } else if (name === "seed") {
@@ -1042,9 +1044,12 @@
   function runOptions(id) {
     const out = {};
     for (const [name, ctl] of Object.entries(RUNS[id].opts)) {
+      if (ctl.type === "checkbox") {
+        if (ctl.checked) out[name] = true;
+        continue;
+      }
       const v = ctl.value.trim();
       if (v === "") continue;
-      if (name === "beam" && v === "1") continue;
       out[name] = /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v;
     }
     return out;
