@@ -183,6 +183,8 @@
     data: null, // the probe's answer
     dense: null,
     denseErr: "",
+    other: null, // the other parity RNN on the same input
+    otherErr: "",
     step: 0,
     edits: [], // interventions: {step, unit, op, value?}
     timer: 0,
@@ -286,8 +288,10 @@
     const body = { input: line };
     if (P.edits.length) body.options = { intervene: P.edits };
     const denseReq = S.byId["parity-dense"] && (newInput || !P.dense) ? probeDense(line) : null;
+    const otherReq = probeOther(line);
     const r = await latest("parity", () => api(`/api/models/${encodeURIComponent(P.model)}/probe`, body));
     if (denseReq) await denseReq;
+    await otherReq;
     if (!r) return;
     if (!r.ok) {
       cards.forEach((c) => setError(c, errText(r)));
@@ -313,6 +317,23 @@
     P.denseErr = r.ok ? "" : errText(r);
     if (r.status === 503 && r.data.retry) setTimeout(() => probeDense(parityLine()), 1000 * r.data.retry);
     renderDense();
+  }
+
+  function otherModel() {
+    const nets = byGroup("parity").filter((m) => m.task !== "dense" && m.id !== P.model);
+    return nets.length ? nets[0] : null;
+  }
+
+  async function probeOther(line) {
+    const m = otherModel();
+    $("#other-card").hidden = !m;
+    if (!m) return;
+    $("#other-title").textContent = m.title;
+    const r = await latest("other", () => api(`/api/models/${encodeURIComponent(m.id)}/probe`, { input: line }));
+    if (!r) return;
+    P.other = r.ok ? r.data : null;
+    P.otherErr = r.ok ? "" : errText(r);
+    renderOther();
   }
 
   function markReady() {
@@ -366,6 +387,7 @@
     renderMap();
     renderEdits();
     renderDense();
+    renderOther();
   }
 
   // (a) the rolled-up cell
@@ -618,7 +640,33 @@
     return [+(p[0] + (dx / n) * r).toFixed(1), +(p[1] + (dy / n) * r).toFixed(1)];
   }
 
-  // the dense net on the same bits
+  // another network on the same bits, one cell a step (states as small squares if given)
+  function stepRow(d, even, pEven, states) {
+    const row = el("div", { class: "dense-row" });
+    even.forEach((ans, t) => {
+      const ok = ans === d.truth[t];
+      const bar = el("div", { class: "pbar" }, el("span"));
+      bar.firstChild.style.width = `${Math.round(pEven[t] * 100)}%`;
+      const squares = states
+        ? el("div", { class: "mini-units" }, states[t].map((v, u) => {
+            const q = el("span", { class: "mini-unit", title: `h${t + 1}[${u}] = ${fmt(v)}` });
+            q.style.backgroundColor = divColor(v);
+            return q;
+          }))
+        : null;
+      row.append(
+        el("div", { class: `dcell ${ok ? "right" : "wrong"}${P.data && t > P.step ? " future" : ""}${t === P.step ? " current" : ""}`, "data-step": t, title: `p(even) = ${fmt(pEven[t])}` },
+          el("div", { class: `x b${d.bits[t]}` }, String(d.bits[t])),
+          squares,
+          bar,
+          el("div", { class: "evenness" }, String(ans)))
+      );
+      if (t < even.length - 1) row.append(" ");
+    });
+    const wrong = even.filter((a, t) => a !== d.truth[t]).length;
+    return [row, wrong];
+  }
+
   function renderDense() {
     const box = $("#dense-output");
     if (!box) return;
@@ -629,23 +677,27 @@
     }
     const d = P.dense;
     if (!d) return;
-    const row = el("div", { class: "dense-row" });
-    d.even.forEach((ans, t) => {
-      const ok = ans === d.truth[t];
-      const bar = el("div", { class: "pbar" }, el("span"));
-      bar.firstChild.style.width = `${Math.round(d.p_even[t] * 100)}%`;
-      row.append(
-        el("div", { class: `dcell ${ok ? "right" : "wrong"}${P.data && t > P.step ? " future" : ""}${t === P.step ? " current" : ""}`, "data-step": t, title: `p(even) = ${fmt(d.p_even[t])}` },
-          el("div", { class: `x b${d.bits[t]}` }, String(d.bits[t])),
-          bar,
-          el("div", { class: "evenness" }, String(ans)))
-      );
-      if (t < d.even.length - 1) row.append(" ");
-    });
-    const wrong = d.even.filter((a, t) => a !== d.truth[t]).length;
+    const [row, wrong] = stepRow(d, d.even, d.p_even, null);
     box.append(
       row,
       el("div", { class: "note" }, "answers ", el("span", { class: "answers" }, d.even.join(" ")), ` · ${wrong ? `${wrong} wrong` : "all right"} · it has exactly ${d.n} inputs: shorter inputs are padded with 0s, longer ones it cannot read`)
+    );
+  }
+
+  function renderOther() {
+    const box = $("#other-output");
+    if (!box) return;
+    box.replaceChildren();
+    if (P.otherErr) {
+      box.append(el("div", { class: "error", role: "alert" }, P.otherErr));
+      return;
+    }
+    const d = P.other;
+    if (!d) return;
+    const [row, wrong] = stepRow(d, d.steps.even, d.steps.p_even, d.steps.h);
+    box.append(
+      row,
+      el("div", { class: "note" }, "answers ", el("span", { class: "answers" }, d.steps.even.join(" ")), ` · ${wrong ? `${wrong} wrong` : "all right"} · ${d.hidden} hidden units`)
     );
   }
 
