@@ -120,6 +120,8 @@ def test_parity_step_by_step(page, tmp_path: Path) -> None:
             assert want[t] in truth
             ahead = pg.locator(f"#parity-unrolled .col[data-step='{t + 1}']:visible")
             assert ahead.count() == 0  # not read yet: not drawn
+        other = pg.locator("#other-output .answers").inner_text().strip()
+        assert other == " ".join(want)  # the other RNN beside it, on the same input
         pg.screenshot(path=str(tmp_path / f"parity-{model}.png"), full_page=True)
         pg.click("#parity-step-back")
         wait_step(pg, 4, len(bits))
