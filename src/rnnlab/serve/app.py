@@ -120,6 +120,11 @@ class Lab:
         return net
 
 
+# the page's own kinds, fixed: mimetypes reads the system's tables (a Windows registry can
+# say text/plain for .js), and a module script of any other type is refused by the browser
+_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+
+
 def _static_files(folder: Path | None = None) -> dict[str, tuple[bytes, str]]:
     """The page's files by name, read once: only plain files directly in the folder (the
     package's ``static/``); no symbolic links, nothing in subfolders."""
@@ -127,7 +132,8 @@ def _static_files(folder: Path | None = None) -> dict[str, tuple[bytes, str]]:
     files = {}
     for entry in sorted(root.iterdir()):
         if entry.is_file() and not entry.is_symlink() and not entry.name.startswith("."):
-            kind = mimetypes.guess_type(entry.name)[0] or "application/octet-stream"
+            kind = _TYPES.get(entry.suffix) or mimetypes.guess_type(entry.name)[0]
+            kind = kind or "application/octet-stream"
             if kind.startswith("text/") or kind.endswith("javascript"):
                 kind += "; charset=utf-8"
             files[entry.name] = (entry.read_bytes(), kind)
