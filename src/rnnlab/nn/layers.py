@@ -419,7 +419,9 @@ class _RecurrentLayer(nn.Module):
             return out, final[0], final[1] if c0 is not None else None
 
         if x.device.type == "cpu":
-            return self._fused_segments(kernel, x, h0, c0, lens, want)
+            done = self._fused_segments(kernel, x, h0, c0, lens, want)
+            if done is not None:
+                return done
         packed = pack_padded_sequence(x, lens, enforce_sorted=False)  # longest first
         order, unorder = packed.sorted_indices, packed.unsorted_indices
         assert order is not None and unorder is not None
@@ -441,7 +443,7 @@ class _RecurrentLayer(nn.Module):
         c0: Tensor | None,
         lens: Tensor,
         states: bool = True,
-    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    ) -> tuple[Tensor, Tensor | None, Tensor | None] | None:
         """A padded batch on the CPU: the rows sorted by length, longest first, and each layer
         and direction run as one kernel call per stretch of time in which the same rows are
         still running (as many calls as the batch has distinct lengths), each call on a plain
@@ -453,14 +455,15 @@ class _RecurrentLayer(nn.Module):
         over a few padded steps costs less than another call (``_stretches``); a row that
         ends inside a stretch runs on over padding there, which changes only its outputs
         past its end (set to zero) and its final state (None is returned for both states).
-        x is (T, B, I)."""
+
+        None when the calls would average fewer than ``MIN_CALL_STEPS`` time steps each (a
+        batch with as many lengths as steps): oneDNN's fixed cost per call is then more than
+        the packed path's steps cost. x is (T, B, I)."""
         steps, batch = x.shape[0], x.shape[1]
         order = lens.argsort(descending=True, stable=True)  # (B,) longest first
         unorder = order.argsort()  # (B,)
         slens = lens[order]  # (B,) descending
         run = int(slens[0])
-        order_d, unorder_d = order.to(x.device), unorder.to(x.device)
-        x = x[:run].index_select(1, order_d)  # (T', B, I) in sorted order
         # the stretches: [ends[k-1], ends[k]) with the first rows[k] rows still running
         ends = sorted(set(slens.tolist()))  # ascending distinct lengths
         rows = [int((slens >= e).sum()) for e in ends]
@@ -468,6 +471,10 @@ class _RecurrentLayer(nn.Module):
             gates = GATES[self.mode] * self.hidden_size
             width = self.input_size + self.num_directions * self.hidden_size  # widest layer
             ends, rows = _stretches(ends, rows, _CALL_COST / (2 * gates * width))
+        if len(ends) * MIN_CALL_STEPS > int(lens.max()):
+            return None
+        order_d, unorder_d = order.to(x.device), unorder.to(x.device)
+        x = x[:run].index_select(1, order_d)  # (T', B, I) in sorted order
         sizes = [e - s for s, e in zip([0, *ends[:-1]], ends, strict=True)]
         t = torch.arange(run, device=x.device)[:, None]  # (T', 1)
         lens_d = slens.to(x.device)[None, :]  # (1, B)
@@ -529,6 +536,8 @@ class _RecurrentLayer(nn.Module):
         return self._run(input, None, None, lengths, states=False)[0]
 
 
+# the CPU path of a padded batch by stretches (_fused_segments) needs this many steps a call
+MIN_CALL_STEPS = 2
 # one more kernel call costs about as much as this many multiply-adds (oneDNN's LSTM on
 # the CPU, forward and backward; measured for rnnlab.tasks.pos's character LSTM)
 _CALL_COST = 1.4e7
