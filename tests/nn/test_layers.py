@@ -415,8 +415,12 @@ def test_fused_stretches_match_torch_packed(kind, bidirectional, num_layers):
     leaves = [x, *(hx if kind == "lstm" else [hx]), *ours.parameters()]
     ref_leaves = [x, *(hx if kind == "lstm" else [hx]), *ref.parameters()]
     weights = [torch.randn_like(t) for t in want]
-    g_ours = torch.autograd.grad(sum((t * w).sum() for t, w in zip(got, weights)), leaves)
-    g_ref = torch.autograd.grad(sum((t * w).sum() for t, w in zip(want, weights)), ref_leaves)
+    g_ours = torch.autograd.grad(
+        sum((t * w).sum() for t, w in zip(got, weights, strict=True)), leaves
+    )
+    g_ref = torch.autograd.grad(
+        sum((t * w).sum() for t, w in zip(want, weights, strict=True)), ref_leaves
+    )
     for a, b in zip(g_ours, g_ref, strict=True):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
 

@@ -434,7 +434,6 @@ class _RecurrentLayer(nn.Module):
         final = [s.index_select(1, unorder) for s in final]  # (L*D, B, H) in batch order
         return out, final[0], final[1] if c0 is not None else None
 
-
     def _fused_segments(
         self,
         kernel: Callable[..., tuple[Tensor, ...]],
@@ -577,6 +576,7 @@ class _HiddenStateLayer(_RecurrentLayer):
         self, input: Tensor, hx: Tensor | None = None, lengths: Lengths | None = None
     ) -> tuple[Tensor, Tensor]:
         out, h_n, _ = self._run(input, hx, None, lengths)
+        assert h_n is not None
         return out, h_n
 
 
@@ -624,7 +624,7 @@ class LSTM(_RecurrentLayer):
             raise ValueError(f"LSTM: hx must be a pair (h0, c0) or None, got {type(hx).__name__}")
         h0, c0 = (None, None) if hx is None else hx
         out, h_n, c_n = self._run(input, h0, c0, lengths)
-        assert c_n is not None
+        assert h_n is not None and c_n is not None
         return out, (h_n, c_n)
 
 
