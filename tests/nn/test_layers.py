@@ -393,3 +393,64 @@ def test_length_mask_by_hand():
     got = length_mask(torch.tensor([2, 0, 3]), 3)
     want = [[True, True, False], [False, False, False], [True, True, True]]
     assert got.tolist() == want
+
+
+# --- the fused backend's CPU path for padded batches (layers._fused_segments) -------------
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("num_layers", [1, 2], ids=["L1", "L2"])
+def test_fused_stretches_match_torch_packed(kind, bidirectional, num_layers):
+    """Few distinct lengths over many steps: one kernel call per stretch, not packed."""
+    torch.manual_seed(0)
+    kw = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=True)
+    ours, ref = make_pair(kind, "fused", **kw)
+    lengths = [12, 3, 12, 7, 3, 1]  # 4 lengths over 12 steps: 3 steps a call
+    x = torch.randn(len(lengths), 12, I, dtype=torch.float64, requires_grad=True)
+    hx = random_state(kind, num_layers * (2 if bidirectional else 1), len(lengths), torch.float64)
+    got, want = flat(ours(x, hx, lengths=lengths)), flat(torch_run(ref, x, hx, lengths))
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
+    leaves = [x, *(hx if kind == "lstm" else [hx]), *ours.parameters()]
+    ref_leaves = [x, *(hx if kind == "lstm" else [hx]), *ref.parameters()]
+    weights = [torch.randn_like(t) for t in want]
+    g_ours = torch.autograd.grad(
+        sum((t * w).sum() for t, w in zip(got, weights, strict=True)), leaves
+    )
+    g_ref = torch.autograd.grad(
+        sum((t * w).sum() for t, w in zip(want, weights, strict=True)), ref_leaves
+    )
+    for a, b in zip(g_ours, g_ref, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize(
+    "lengths", [[30, 1, 2, 3, 4, 5, 30, 29], [5, 2, 4, 1], [6, 6]], ids=["merged", "packed", "same"]
+)
+def test_outputs_are_forwards_outputs(kind, backend, lengths):
+    """``outputs`` (no final state; the fused CPU path may merge stretches over padding)
+    gives forward's outputs and gradients, zeros past each end."""
+    torch.manual_seed(1)
+    ours, _ = make_pair(kind, backend, num_layers=2, bidirectional=True, batch_first=True)
+    x = torch.randn(len(lengths), max(lengths) + 2, I, dtype=torch.float64, requires_grad=True)
+    want = ours(x, lengths=lengths)[0]
+    got = ours.outputs(x, lengths=lengths)
+    torch.testing.assert_close(got, want, atol=1e-10, rtol=0)
+    w = torch.randn_like(want)
+    g_want = torch.autograd.grad((want * w).sum(), [x, *ours.parameters()])
+    g_got = torch.autograd.grad((got * w).sum(), [x, *ours.parameters()])
+    for a, b in zip(g_got, g_want, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
+    torch.testing.assert_close(ours.outputs(x), ours(x)[0], atol=1e-10, rtol=0)
+
+
+def test_stretches_merge_only_when_a_call_costs_more():
+    from rnnlab.nn.layers import _stretches
+
+    ends, rows = [1, 2, 3, 40], [6, 5, 4, 1]
+    assert _stretches(ends, rows, 0.5) == (ends, rows)  # calls are cheap: keep every one
+    assert _stretches(ends, rows, 1e6) == ([40], [6])  # calls are dear: one over padding
+    assert _stretches(ends, rows, 10.0) == ([3, 40], [6, 1])  # 6 rows x 3, then 1 row x 37

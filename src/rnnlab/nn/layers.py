@@ -20,7 +20,9 @@ On top of torch.nn they take:
   - ``"scripted"``: the same loop compiled with TorchScript (``torch.jit.script``), which
     takes the Python interpreter out of the per-step work.
   - ``"fused"``: torch's native kernels (``torch._VF.rnn_tanh/rnn_relu/gru/lstm``, with
-    ``pack_padded_sequence`` when ``lengths`` is given; cuDNN on a GPU).
+    ``pack_padded_sequence`` when ``lengths`` is given on a GPU, where cuDNN runs it;
+    on the CPU one kernel call per layer, direction and stretch of time in which the
+    same rows are running, see ``_fused_segments``).
 
   All three give the same numbers (to rounding) and the same gradients.
 
@@ -294,8 +296,10 @@ class _RecurrentLayer(nn.Module):
         h0: Tensor | None,
         c0: Tensor | None,
         lengths: Lengths | None,
-    ) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Checks, then a backend; returns output and final state(s) in the caller's layout."""
+        states: bool = True,
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """Checks, then a backend; returns output and final state(s) in the caller's layout
+        (``states=False``: the final states may be None, see ``outputs``)."""
         _check_backend(self.backend)
         name = type(self).__name__
         if not isinstance(input, Tensor):
@@ -321,13 +325,13 @@ class _RecurrentLayer(nn.Module):
         c0 = self._check_state(c0, x, batched, "c0") if self.mode == "LSTM" else None
 
         if self.backend == "fused":
-            out, h_n, c_n = self._fused(x, h0, c0, lens)
+            out, h_n, c_n = self._fused(x, h0, c0, lens, states)
         else:
             out, h_n, c_n = self._explicit(x, h0, c0, lens)
 
         if not batched:
             out = out.squeeze(1)  # (T, D*H)
-            h_n = h_n.squeeze(1)  # (L*D, H)
+            h_n = None if h_n is None else h_n.squeeze(1)  # (L*D, H)
             c_n = None if c_n is None else c_n.squeeze(1)  # (L*D, H)
         elif self.batch_first:
             out = out.transpose(0, 1)  # (T, B, D*H) -> (B, T, D*H)
@@ -402,8 +406,8 @@ class _RecurrentLayer(nn.Module):
         return out, torch.stack(h_n), torch.stack(c_n) if c_n else None  # (L*D, B, H)
 
     def _fused(
-        self, x: Tensor, h0: Tensor, c0: Tensor | None, lens: Tensor | None
-    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        self, x: Tensor, h0: Tensor, c0: Tensor | None, lens: Tensor | None, want: bool = True
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """torch's native kernels on our parameters; x is (T, B, I)."""
         kernel: Callable[..., tuple[Tensor, ...]] = getattr(_VF, self.mode.lower())  # gru, ...
         weights = [w for ws in self.all_weights for w in ws]
@@ -414,6 +418,10 @@ class _RecurrentLayer(nn.Module):
             out, *final = kernel(x, hx, weights, *opts, False)  # False: x is not batch_first
             return out, final[0], final[1] if c0 is not None else None
 
+        if x.device.type == "cpu":
+            done = self._fused_segments(kernel, x, h0, c0, lens, want)
+            if done is not None:
+                return done
         packed = pack_padded_sequence(x, lens, enforce_sorted=False)  # longest first
         order, unorder = packed.sorted_indices, packed.unsorted_indices
         assert order is not None and unorder is not None
@@ -425,6 +433,134 @@ class _RecurrentLayer(nn.Module):
         out, _ = pad_packed_sequence(out_packed, total_length=x.shape[0])  # (T, B, D*H)
         final = [s.index_select(1, unorder) for s in final]  # (L*D, B, H) in batch order
         return out, final[0], final[1] if c0 is not None else None
+
+    def _fused_segments(
+        self,
+        kernel: Callable[..., tuple[Tensor, ...]],
+        x: Tensor,
+        h0: Tensor,
+        c0: Tensor | None,
+        lens: Tensor,
+        states: bool = True,
+    ) -> tuple[Tensor, Tensor | None, Tensor | None] | None:
+        """A padded batch on the CPU: the rows sorted by length, longest first, and each layer
+        and direction run as one kernel call per stretch of time in which the same rows are
+        still running (as many calls as the batch has distinct lengths), each call on a plain
+        (T, B, I) tensor. On the CPU torch runs a ``PackedSequence`` one time step at a time
+        (and its backward re-zeros a tensor of the whole packed input at every step), whereas
+        a plain tensor goes to oneDNN's LSTM kernel in one call; the numbers are the same.
+
+        ``states=False`` (``outputs``): neighbouring stretches are merged where one call
+        over a few padded steps costs less than another call (``_stretches``); a row that
+        ends inside a stretch runs on over padding there, which changes only its outputs
+        past its end (set to zero) and its final state (None is returned for both states).
+
+        None when the calls would average fewer than ``MIN_CALL_STEPS`` time steps each (a
+        batch with as many lengths as steps): oneDNN's fixed cost per call is then more than
+        the packed path's steps cost. x is (T, B, I)."""
+        steps, batch = x.shape[0], x.shape[1]
+        order = lens.argsort(descending=True, stable=True)  # (B,) longest first
+        unorder = order.argsort()  # (B,)
+        slens = lens[order]  # (B,) descending
+        run = int(slens[0])
+        # the stretches: [ends[k-1], ends[k]) with the first rows[k] rows still running
+        ends = sorted(set(slens.tolist()))  # ascending distinct lengths
+        rows = [int((slens >= e).sum()) for e in ends]
+        if not states:
+            gates = GATES[self.mode] * self.hidden_size
+            width = self.input_size + self.num_directions * self.hidden_size  # widest layer
+            ends, rows = _stretches(ends, rows, _CALL_COST / (2 * gates * width))
+        if len(ends) * MIN_CALL_STEPS > int(lens.max()):
+            return None
+        order_d, unorder_d = order.to(x.device), unorder.to(x.device)
+        x = x[:run].index_select(1, order_d)  # (T', B, I) in sorted order
+        sizes = [e - s for s, e in zip([0, *ends[:-1]], ends, strict=True)]
+        t = torch.arange(run, device=x.device)[:, None]  # (T', 1)
+        lens_d = slens.to(x.device)[None, :]  # (1, B)
+        real = t < lens_d  # (T', B)
+        index = torch.where(real, lens_d - 1 - t, t) if self.bidirectional else None  # (T', B)
+        start = [s.index_select(1, order_d) for s in (h0, c0) if s is not None]  # (L*D, B, H)
+        weights = self.all_weights
+        train = self.training
+        h_n: list[Tensor] = []
+        c_n: list[Tensor] = []
+        layer_in = x  # (T', B, I)
+        for layer in range(self.num_layers):
+            outs: list[Tensor] = []
+            for direction in range(self.num_directions):
+                k = layer * self.num_directions + direction
+                inp = _reverse(layer_in, index) if direction else layer_in  # (T', B, I)
+                state = [s[k] for s in start]  # each (B, H)
+                out_parts: list[Tensor] = []
+                ended: list[list[Tensor]] = [[] for _ in state]
+                for chunk, n, nxt in zip(inp.split(sizes), rows, [*rows[1:], 0], strict=True):
+                    hx = [s[:n].unsqueeze(0) for s in state]  # each (1, n, H)
+                    out, *final = kernel(
+                        chunk[:, :n],  # (t_k, n, I): the rows still running
+                        hx[0] if c0 is None else hx,
+                        weights[k],
+                        self.bias,
+                        1,
+                        0.0,
+                        train,
+                        False,
+                        False,
+                    )  # out: (t_k, n, H), final: each (1, n, H)
+                    out_parts.append(F.pad(out, (0, 0, 0, batch - n)))  # (t_k, B, H)
+                    state = [f[0] for f in final]  # each (n, H)
+                    for acc, f in zip(ended, state, strict=True):
+                        acc.append(f[nxt:])  # rows that end here: (n - nxt, H)
+                out = torch.cat(out_parts)  # (T', B, H)
+                outs.append(_reverse(out, index) if direction else out)
+                if states:  # sorted longest first, so the rows that end last come first
+                    h_n.append(torch.cat(ended[0][::-1]))  # (B, H)
+                    if c0 is not None:
+                        c_n.append(torch.cat(ended[1][::-1]))  # (B, H)
+            layer_in = torch.cat(outs, 2) if len(outs) > 1 else outs[0]  # (T', B, D*H)
+            if self.dropout > 0 and train and layer < self.num_layers - 1:
+                layer_in = F.dropout(layer_in, self.dropout, training=True)
+        if not states:
+            layer_in = torch.where(real.unsqueeze(-1), layer_in, 0)  # (T', B, D*H)
+        out = F.pad(layer_in.index_select(1, unorder_d), (0, 0, 0, 0, 0, steps - run))
+        if not states:
+            return out, None, None  # out: (T, B, D*H)
+        h = torch.stack(h_n).index_select(1, unorder_d)  # (L*D, B, H) in batch order
+        c = torch.stack(c_n).index_select(1, unorder_d) if c_n else None
+        return out, h, c  # out: (T, B, D*H)
+
+    def outputs(self, input: Tensor, lengths: Lengths | None = None) -> Tensor:
+        """``forward(input, lengths=lengths)[0]`` (zero initial state) for a caller that
+        needs no final state: with the fused backend on the CPU that spares kernel calls
+        (see ``_fused_segments``); the outputs are the same."""
+        return self._run(input, None, None, lengths, states=False)[0]
+
+
+# the CPU path of a padded batch by stretches (_fused_segments) needs this many steps a call
+MIN_CALL_STEPS = 2
+# one more kernel call costs about as much as this many multiply-adds (oneDNN's LSTM on
+# the CPU, forward and backward; measured for rnnlab.tasks.pos's character LSTM)
+_CALL_COST = 1.4e7
+
+
+def _stretches(ends: list[int], rows: list[int], call_rows: float) -> tuple[list[int], list[int]]:
+    """Merge the stretches of time between distinct lengths (``ends`` ascending, ``rows`` the
+    rows running in each) into the ones that cost least: a call costs ``call_rows`` row-steps,
+    and a stretch from ``ends[i-1]`` to ``ends[j]`` runs ``rows[i]`` rows throughout."""
+    starts = [0, *ends[:-1]]
+    best = [0.0] * (len(ends) + 1)  # best[j]: cost of the first j stretches
+    cut = [0] * (len(ends) + 1)
+    for j in range(1, len(ends) + 1):
+        best[j], cut[j] = min(
+            (best[i] + call_rows + rows[i] * (ends[j - 1] - starts[i]), i) for i in range(j)
+        )
+    keep: list[int] = []
+    j = len(ends)
+    while j > 0:
+        keep.append(j - 1)
+        j = cut[j]
+    keep.reverse()
+    starts_kept = [0, *[k + 1 for k in keep[:-1]]]
+    return [ends[k] for k in keep], [rows[i] for i in starts_kept]
 
 
 def _check_backend(backend: str) -> str:
@@ -440,6 +576,7 @@ class _HiddenStateLayer(_RecurrentLayer):
         self, input: Tensor, hx: Tensor | None = None, lengths: Lengths | None = None
     ) -> tuple[Tensor, Tensor]:
         out, h_n, _ = self._run(input, hx, None, lengths)
+        assert h_n is not None
         return out, h_n
 
 
@@ -487,7 +624,7 @@ class LSTM(_RecurrentLayer):
             raise ValueError(f"LSTM: hx must be a pair (h0, c0) or None, got {type(hx).__name__}")
         h0, c0 = (None, None) if hx is None else hx
         out, h_n, c_n = self._run(input, h0, c0, lengths)
-        assert c_n is not None
+        assert h_n is not None and c_n is not None
         return out, (h_n, c_n)
 
 

@@ -67,8 +67,12 @@ class CharLSTM(nn.Module):
 
     def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
         x = self.embed(chars)  # (U, C, E)
-        _, (h_n, _) = self.lstm(x, lengths=lengths)  # h_n: (2, U, H)
-        return torch.cat([h_n[0], h_n[1]], dim=1)  # (U, 2H)
+        out = self.lstm.outputs(x, lengths=lengths)  # (U, C, 2H)
+        h = self.lstm.hidden_size
+        last = (lengths.to(out.device) - 1)[:, None, None].expand(-1, 1, h)  # (U, 1, H)
+        forward = out[:, :, :h].gather(1, last)[:, 0]  # (U, H): at each form's last character
+        backward = out[:, 0, h:]  # (U, H): the reverse direction ends at the first
+        return torch.cat([forward, backward], dim=1)  # (U, 2H): the final states h_n
 
 
 class CharCNN(nn.Module):
@@ -134,7 +138,7 @@ class Tagger(nn.Module):
         spell = self.spell(x.chars, x.char_lengths)  # (U, Ec)
         c = spell[x.word_types]  # (B, T, Ec)
         h = self.drop(torch.cat([w, c], dim=2))  # (B, T, Ew + Ec)
-        out, _ = self.lstm(h, lengths=x.lengths)  # (B, T, 2H)
+        out = self.lstm.outputs(h, lengths=x.lengths)  # (B, T, 2H)
         return self.head(self.drop(out))  # (B, T, K)
 
     def spell(self, chars: Tensor, lengths: Tensor) -> Tensor:
