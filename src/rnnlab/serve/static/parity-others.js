@@ -29,36 +29,28 @@ function stepRow(d, even, pEven, states) {
   return [row, wrong];
 }
 
-export function renderDense() {
-  const box = $("#dense-output");
+// a network's answers on the parity input, or its error, into a card's output box
+function renderSteps(selector, error, d, pick, tail) {
+  const box = $(selector);
   if (!box) return;
   box.replaceChildren();
-  if (P.denseErr) {
-    box.append(el("div", { class: "error", role: "alert" }, P.denseErr));
+  if (error) {
+    box.append(el("div", { class: "error", role: "alert" }, error));
     return;
   }
-  const d = P.dense;
   if (!d) return;
-  const [row, wrong] = stepRow(d, d.even, d.p_even, null);
-  box.append(
-    row,
-    el("div", { class: "note" }, "answers ", el("span", { class: "answers" }, d.even.join(" ")), ` · ${wrong ? `${wrong} wrong` : "all right"} · it has exactly ${d.n} inputs: shorter inputs are padded with 0s, longer ones it cannot read`)
-  );
+  const { even, pEven, states } = pick(d);
+  const [row, wrong] = stepRow(d, even, pEven, states);
+  const verdict = wrong ? `${wrong} wrong` : "all right";
+  box.append(row, el("div", { class: "note" }, "answers ", el("span", { class: "answers" }, even.join(" ")), ` · ${verdict} · ${tail(d)}`));
+}
+
+export function renderDense() {
+  renderSteps("#dense-output", P.denseErr, P.dense, (d) => ({ even: d.even, pEven: d.p_even, states: null }),
+    (d) => `it has exactly ${d.n} inputs: shorter inputs are padded with 0s, longer ones it cannot read`);
 }
 
 export function renderOther() {
-  const box = $("#other-output");
-  if (!box) return;
-  box.replaceChildren();
-  if (P.otherErr) {
-    box.append(el("div", { class: "error", role: "alert" }, P.otherErr));
-    return;
-  }
-  const d = P.other;
-  if (!d) return;
-  const [row, wrong] = stepRow(d, d.steps.even, d.steps.p_even, d.steps.h);
-  box.append(
-    row,
-    el("div", { class: "note" }, "answers ", el("span", { class: "answers" }, d.steps.even.join(" ")), ` · ${wrong ? `${wrong} wrong` : "all right"} · ${d.hidden} hidden units`)
-  );
+  renderSteps("#other-output", P.otherErr, P.other, (d) => ({ even: d.steps.even, pEven: d.steps.p_even, states: d.steps.h }),
+    (d) => `${d.hidden} hidden units`);
 }
