@@ -37,7 +37,7 @@ KINDS: dict[str, tuple[Callable[..., nn.Module], Callable[..., nn.Module]]] = {
 IMPLS = ("torch.nn", "fused", "explicit", "scripted")
 SIZES = [(64, 50, 128), (32, 200, 256)]  # (B, T, H); input size = H
 QUICK_SIZES = [(4, 6, 8)]
-TOLERANCE = 1e-3  # float32, out.sum() backpropagated: largest |ours - torch.nn| allowed
+TOLERANCE = 1e-4  # float32, out.sum() backpropagated: largest relative |ours - torch.nn|
 
 
 def _step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
@@ -54,7 +54,11 @@ def _step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
 
 
 def disagreement(modules: dict[str, nn.Module], x: torch.Tensor) -> dict[str, float]:
-    """Largest |difference| from torch.nn's output and gradients, per implementation."""
+    """Largest |difference| from torch.nn's output and gradients, per implementation, each
+    tensor's relative to its largest |torch.nn value| (at least 1): float32 gradients of
+    ``out.sum()`` add up B x T terms (a bias gradient of ~3,700 at B=32, T=200), whose
+    rounding differs with the summation order by ~0.01 absolute, 3e-6 relative; a wrong
+    equation is off by order 1."""
 
     def run(module: nn.Module) -> list[torch.Tensor]:
         out, _ = module(x)
@@ -63,7 +67,10 @@ def disagreement(modules: dict[str, nn.Module], x: torch.Tensor) -> dict[str, fl
 
     ref = run(modules["torch.nn"])
     return {
-        name: max(float((a - b).abs().max()) for a, b in zip(run(m), ref, strict=True))
+        name: max(
+            float((a - b).abs().max()) / max(1.0, float(b.abs().max()))
+            for a, b in zip(run(m), ref, strict=True)
+        )
         for name, m in modules.items()
     }
 
@@ -152,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = {"threads": threads, "repeats": repeats, "torch": torch.__version__}
         args.json.write_text(json.dumps({**meta, "results": results}, indent=1))
     wrong = [
-        f"{r['kind']} {name} (max |diff| {d:.2g})"
+        f"{r['kind']} {name} (max relative |diff| {d:.2g})"
         for r in results
         for name, d in r["max_abs_diff"].items()
         if not d <= TOLERANCE
