@@ -20,9 +20,13 @@ install: $(STAMP)
 # run time); installed here when missing and apt-get can run (root, as on CI)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then as_root=""; \
+	  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then as_root="sudo -n"; \
+	  else as_root="none"; fi; \
+	  if [ "$$as_root" != none ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian's chromium for the browser test"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    $$as_root apt-get update -qq && \
+	    $$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else \
 	    echo "note: no chromium and no root: the browser test will be skipped (it never is on CI)"; \
 	  fi; }
