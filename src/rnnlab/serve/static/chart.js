@@ -16,21 +16,40 @@ export function curve(rows) {
   draw();
   return wrap;
 }
+// an SVG plot: margins [left, right, top, bottom] around the area where x and y map
+// fractions in [0, 1] (y from the bottom up)
+export function plotArea(width, height, [left, right, top, bottom], label) {
+  const svg = sv("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label });
+  return {
+    svg,
+    left,
+    right: width - right,
+    top,
+    bottom: height - bottom,
+    x: (f) => left + f * (width - left - right),
+    y: (f) => top + (1 - f) * (height - top - bottom),
+  };
+}
+
+// one swatch and name per series: [[name, color], ...]
+export function legend(entries) {
+  return el("div", { class: "chart-legend" }, entries.map(([name, color]) => {
+    const sw = el("span", { class: "swatch" });
+    sw.style.backgroundColor = color;
+    return el("span", null, sw, String(name));
+  }));
+}
+
 function lineChart(rows, left, right) {
-  const W = 520;
-  const H = 170;
-  const L = 50;
-  const Rm = 50;
-  const Tp = 12;
-  const B = 26;
+  const p = plotArea(520, 170, [50, 50, 12, 26], "training curve");
+  const svg = p.svg;
   const steps = rows.map((r) => r.step);
   const sx0 = Math.min(...steps);
   const sx1 = Math.max(...steps);
-  const X = (s) => L + (sx1 === sx0 ? 0.5 : (s - sx0) / (sx1 - sx0)) * (W - L - Rm);
-  const svg = sv("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "training curve" });
-  svg.append(sv("line", { x1: L, x2: W - Rm, y1: H - B, y2: H - B, class: "axis-line" }),
-    sv("text", { x: L, y: H - 8, class: "axis-text" }, String(sx0)),
-    sv("text", { x: W - Rm, y: H - 8, "text-anchor": "end", class: "axis-text" }, `step ${sx1}`));
+  const X = (s) => p.x(sx1 === sx0 ? 0.5 : (s - sx0) / (sx1 - sx0));
+  svg.append(sv("line", { x1: p.left, x2: p.right, y1: p.bottom, y2: p.bottom, class: "axis-line" }),
+    sv("text", { x: p.left, y: p.bottom + 18, class: "axis-text" }, String(sx0)),
+    sv("text", { x: p.right, y: p.bottom + 18, "text-anchor": "end", class: "axis-text" }, `step ${sx1}`));
   const series = (key, color, side) => {
     const pts = rows.filter((r) => typeof r[key] === "number" && isFinite(r[key]));
     if (!pts.length) return;
@@ -38,10 +57,10 @@ function lineChart(rows, left, right) {
     let hi = Math.max(...pts.map((r) => r[key]));
     if (key.includes("acc") && lo >= 0 && hi <= 1) [lo, hi] = [Math.min(lo, 0.5), 1];
     if (hi - lo < 1e-9) [lo, hi] = [lo - 0.5, hi + 0.5];
-    const Y = (v) => Tp + (1 - (v - lo) / (hi - lo)) * (H - Tp - B);
+    const Y = (v) => p.y((v - lo) / (hi - lo));
     const line = sv("polyline", { points: pts.map((r) => `${X(r.step).toFixed(1)},${Y(r[key]).toFixed(1)}`).join(" "), class: "series" });
     line.style.stroke = color;
-    const ax = side === "left" ? L - 5 : W - Rm + 5;
+    const ax = side === "left" ? p.left - 5 : p.right + 5;
     const anchor = side === "left" ? "end" : "start";
     for (const v of [lo, hi]) {
       const t = sv("text", { x: ax, y: Y(v) + 4, "text-anchor": anchor, class: "axis-text" }, compact(v));
@@ -53,12 +72,6 @@ function lineChart(rows, left, right) {
   };
   series(left, PALETTE[1], "left");
   if (right) series(right, PALETTE[0], "right");
-  const legend = el("div", { class: "chart-legend" });
-  [[left, PALETTE[1]], [right, PALETTE[0]]].forEach(([k, c]) => {
-    if (!k) return;
-    const sw = el("span", { class: "swatch" });
-    sw.style.backgroundColor = c;
-    legend.append(el("span", null, sw, k));
-  });
-  return el("div", null, legend, svg);
+  const shown = [[left, PALETTE[1]], [right, PALETTE[0]]].filter(([k]) => k);
+  return el("div", null, legend(shown), svg);
 }

@@ -1,6 +1,7 @@
 // A probe's answer drawn by its view (sync, seq2seq, parity, tags, prefix, text, caption…):
 // used by the reversal cards and by the run cards.
 import { el, sv, clamp, fmt, seqColor, PALETTE } from "./dom.js";
+import { plotArea, legend } from "./chart.js";
 
 function tokenRow(cls, tokens, truth, extra) {
   const out = el("span", { class: cls });
@@ -141,17 +142,12 @@ function renderTags(box, d) {
 function renderPrefix(box, d) {
   const n = d.tokens.length;
   const labels = d.labels || [];
-  const W = 520;
-  const H = 190;
-  const L = 36;
-  const Rm = 30;
-  const Tp = 10;
-  const B = 52;
-  const X = (i) => L + (n <= 1 ? (W - L - Rm) / 2 : (i * (W - L - Rm)) / (n - 1));
-  const Y = (p) => Tp + (1 - p) * (H - Tp - B);
-  const svg = sv("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "P(label) after each word" });
-  [0, 0.5, 1].forEach((v) => svg.append(sv("line", { x1: L, x2: W - Rm, y1: Y(v), y2: Y(v), class: "grid-line" }),
-    sv("text", { x: L - 6, y: Y(v) + 4, "text-anchor": "end", class: "axis-text" }, String(v))));
+  const p = plotArea(520, 190, [36, 30, 10, 52], "P(label) after each word");
+  const svg = p.svg;
+  const X = (i) => p.x(n <= 1 ? 0.5 : i / (n - 1));
+  const Y = p.y;
+  [0, 0.5, 1].forEach((v) => svg.append(sv("line", { x1: p.left, x2: p.right, y1: Y(v), y2: Y(v), class: "grid-line" }),
+    sv("text", { x: p.left - 6, y: Y(v) + 4, "text-anchor": "end", class: "axis-text" }, String(v))));
   labels.forEach((lab, k) => {
     const pts = d.p.map((row, i) => `${X(i).toFixed(1)},${Y(row[k]).toFixed(1)}`).join(" ");
     const line = sv("polyline", { points: pts, class: "series" });
@@ -166,18 +162,14 @@ function renderPrefix(box, d) {
   const every = Math.ceil(n / 26);
   d.tokens.forEach((tok, i) => {
     if (i % every) return;
-    svg.append(sv("text", { x: X(i), y: H - B + 12, class: "axis-text word-tick", transform: `rotate(40 ${X(i)} ${H - B + 12})` }, String(tok).slice(0, 12)));
+    svg.append(sv("text", { x: X(i), y: p.bottom + 12, class: "axis-text word-tick", transform: `rotate(40 ${X(i)} ${p.bottom + 12})` }, String(tok).slice(0, 12)));
   });
-  const legend = el("div", { class: "chart-legend" }, labels.map((lab, k) => {
-    const sw = el("span", { class: "swatch" });
-    sw.style.backgroundColor = PALETTE[k % PALETTE.length];
-    return el("span", null, sw, String(lab));
-  }));
+  const key = legend(labels.map((lab, k) => [lab, PALETTE[k % PALETTE.length]]));
   const last = d.p[n - 1] || [];
   const best = last.indexOf(Math.max(...last));
   box.replaceChildren(
     el("div", { class: "answer" }, labels[best] !== undefined ? `${labels[best]} (${fmt(last[best], 2)})` : ""),
-    legend, svg, el("p", { class: "note" }, "P(label) after each prefix: the many-to-one network read word by word"));
+    key, svg, el("p", { class: "note" }, "P(label) after each prefix: the many-to-one network read word by word"));
 }
 function renderText(box, d) {
   const out = el("p", { class: "lm-text" });
