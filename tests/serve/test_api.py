@@ -273,3 +273,20 @@ def test_flags_take_only_true_or_false() -> None:
     for bad in ("yes", 1, None, "false"):
         with pytest.raises(ValueError, match="pretokenized expects true or false"):
             check_flag(bad, "pretokenized")
+
+
+@pytest.mark.parametrize("target", ["every", "final"])
+def test_parity_probe_answers_as_predict_does(target: str) -> None:
+    """The probe derives its answer from its own trace: the same line as ``predict``."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from rnnlab.tasks.base import Run
+    from rnnlab.tasks.parity import task as P
+
+    cfg = P.Config()
+    cfg = replace(cfg, data=replace(cfg.data, target=target), model=replace(cfg.model, hidden=2))
+    run = Run(P.TASK, cfg, None, handset_parity_rnn(), torch.device("cpu"), Path("."))
+    for line in ("0 1 1 0 1", "1", "1 1 0 1 0 0 1"):
+        assert run.probe(line)["answer"] == run.predict([line])[0]
+    assert run.probe("0 1 1 0 1")["answer"] == ("1 0 1 1 0" if target == "every" else "0")

@@ -20,7 +20,7 @@ from pathlib import Path
 from rnnlab.lecture import lab as lecture_lab
 from rnnlab.serve.app import Lab, Limits, create_app
 from rnnlab.serve.networks import Network
-from rnnlab.tasks import load_run, read_run_config
+from rnnlab.tasks import load_run
 
 LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
 
@@ -31,8 +31,8 @@ def run_networks(run_dirs: Sequence[str | Path]) -> list[Network]:
     seen: set[str] = set()
     for raw in run_dirs:
         folder = Path(raw)
-        name, _ = read_run_config(folder)
         run = load_run(folder, "cpu")
+        name = run.task.name
         base = folder.resolve().name or name
         ident, i = base, 2
         while ident in seen or ident.startswith(("parity-", "reverse-")):

@@ -308,9 +308,11 @@ class ParityTask(GeneratedTask[Config, ParityRNN, list[int], Batch]):
         edits = probe.parse_interventions(intervene, len(x), model.hidden_size)
         states, logits = probe.trace(model, x)
         smap = probe.state_map(model, run.cfg.data.max_len)
+        even = (logits > 0).long().tolist()  # the answer's own rule, from the same trace
+        answer = str(even[-1]) if run.cfg.data.target == "final" else " ".join(map(str, even))
         out: dict[str, Any] = {
             "view": "parity",
-            "answer": self.answer(run, [x])[0],
+            "answer": answer,
             "bits": x,
             "truth": evenness(torch.tensor(x)).long().tolist(),
             "hidden": model.hidden_size,

@@ -299,7 +299,7 @@ class ReverseTask(GeneratedTask[Config, Seq2Seq, list[int], Batch]):
         tokens = out.tokens[0, :n].tolist()
         result: dict[str, Any] = {
             "view": "seq2seq",
-            "answer": self.answer(run, [x], beam=beam)[0],
+            "answer": _line(tokens),  # greedy; the beam's best below when there is a beam
             "source": list(x),
             "truth": list(reversed(x)),
             "greedy": {"tokens": tokens, "logp": round(float(out.logp[0]), 4)},
@@ -311,6 +311,7 @@ class ReverseTask(GeneratedTask[Config, Seq2Seq, list[int], Batch]):
         if beam is not None and beam > 1:
             hyps = run.model.beam(src.to(run.device), lengths.to(run.device), beam, limit)[0]
             result["beam"] = [{"tokens": h.tokens, "score": round(h.score, 4)} for h in hyps]
+            result["answer"] = _line(hyps[0].tokens)
         return result
 
     def examples(self, run: Run, n: int) -> list[str]:
