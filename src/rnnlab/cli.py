@@ -34,29 +34,13 @@ BENCHES: dict[str, str] = {
     "serve": "rnnlab.bench.serve",
 }
 
-PRESETS = Path(__file__).parent / "presets"
-
-
-def _preset_path(task: str, name: str) -> Path:
-    path = Path(name)
-    if path.is_file():
-        return path
-    for cand in (PRESETS / f"{task}-{name}.toml", PRESETS / f"{name}.toml"):
-        if cand.is_file():
-            return cand
-    known = sorted(p.stem for p in PRESETS.glob(f"{task}-*.toml"))
-    raise FileNotFoundError(
-        f"--config {name!r}: no such file, and no preset of that name for {task} "
-        f"(presets: {', '.join(known) or 'none'})"
-    )
-
 
 def build_config(task: str, args: argparse.Namespace) -> Any:
     from rnnlab.tasks import get_task
-    from rnnlab.training.config import apply_overrides, load_config
+    from rnnlab.training.config import apply_overrides, load_config, preset_path
 
     config_type = get_task(task).config_type
-    cfg = load_config(config_type, _preset_path(task, args.config)) if args.config else None
+    cfg = load_config(config_type, preset_path(task, args.config)) if args.config else None
     if cfg is None:
         cfg = config_type()
     sets = list(args.set or [])

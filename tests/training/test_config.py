@@ -87,3 +87,19 @@ def test_to_dict_is_plain():
     d = to_dict(Cfg())
     assert d["model"]["sizes"] == [1, 2]
     assert from_dict(Cfg, d) == Cfg()
+
+
+def test_preset_path_finds_a_tasks_preset_and_names_them_when_it_cannot(tmp_path):
+    from rnnlab.tasks.pos.task import Config as PosConfig
+    from rnnlab.training.config import load_config, preset_path
+
+    path = preset_path("pos", "batch32")
+    assert path.name == "pos-batch32.toml"
+    cfg = load_config(PosConfig, path)
+    assert (cfg.train.batch_size, cfg.train.steps) == (32, 6000)  # what the file says
+    assert cfg.train.batch_size != PosConfig().train.batch_size  # so not the default
+    own = tmp_path / "mine.toml"
+    own.write_text("[train]\nsteps = 7\n")
+    assert preset_path("pos", str(own)) == own  # a file path wins
+    with pytest.raises(FileNotFoundError, match=r"no preset .* for pos \(presets: .*batch32"):
+        preset_path("pos", "nope")

@@ -349,6 +349,25 @@ def load_config(cls: type[C], path: str | Path) -> C:
         raise ValueError(f"{path}: {exc}") from exc
 
 
+PRESETS = Path(__file__).resolve().parent.parent / "presets"  # src/rnnlab/presets
+
+
+def preset_path(task: str, name: str) -> Path:
+    """``--config NAME``: a TOML file, or the preset ``presets/TASK-NAME.toml`` (or
+    ``presets/NAME.toml``); a FileNotFoundError naming the task's presets otherwise."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    for cand in (PRESETS / f"{task}-{name}.toml", PRESETS / f"{name}.toml"):
+        if cand.is_file():
+            return cand
+    known = sorted(p.stem for p in PRESETS.glob(f"{task}-*.toml"))
+    raise FileNotFoundError(
+        f"--config {name!r}: no such file, and no preset of that name for {task} "
+        f"(presets: {', '.join(known) or 'none'})"
+    )
+
+
 def save_config(cfg: Any, path: str | Path, task: str | None = None) -> None:
     data = to_dict(cfg)
     if task is not None:

@@ -61,13 +61,14 @@ def learning_curve(run_dir: Path, path: Path) -> None:
 def main(argv: list[str]) -> int:
     from rnnlab.tasks import load_run, read_run_config, train_task
     from rnnlab.tasks.pos.task import Config
-    from rnnlab.training.config import apply_overrides, to_dict
+    from rnnlab.training.config import apply_overrides, load_config, preset_path, to_dict
     from rnnlab.training.loop import resolve_device, set_threads
 
     p = argparse.ArgumentParser(prog="rnnlab bench pos", description=__doc__.split("\n")[0])
     p.add_argument("--out", default="runs/pos-bench", help="run folder to train into")
     p.add_argument("--from", dest="from_run", help="measure this trained run folder instead")
     p.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
+    p.add_argument("--config", default="", help="a TOML file or preset name (as for train)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--data-dir", default="", help="data root (sets data.dir)")
     p.add_argument("--device", default="cpu")
@@ -83,7 +84,8 @@ def main(argv: list[str]) -> int:
     else:
         run_dir = Path(args.out)
         sets = ([f"data.dir={json.dumps(args.data_dir)}"] if args.data_dir else []) + args.set
-        cfg = apply_overrides(Config(), sets)
+        base = load_config(Config, preset_path("pos", args.config)) if args.config else Config()
+        cfg = apply_overrides(base, sets)
         train_metrics = train_task("pos", cfg, run_dir, device, progress=not args.quiet)
 
     trained = load_run(run_dir, device=device)
