@@ -37,12 +37,8 @@ BENCHES: dict[str, str] = {
 
 def build_config(task: str, args: argparse.Namespace) -> Any:
     from rnnlab.tasks import get_task
-    from rnnlab.training.config import apply_overrides, load_config, preset_path
+    from rnnlab.training.config import config_from
 
-    config_type = get_task(task).config_type
-    cfg = load_config(config_type, preset_path(task, args.config)) if args.config else None
-    if cfg is None:
-        cfg = config_type()
     sets = list(args.set or [])
     if args.data_dir:
         sets.insert(0, f"data.dir={json.dumps(str(args.data_dir))}")
@@ -50,7 +46,7 @@ def build_config(task: str, args: argparse.Namespace) -> Any:
         sets.insert(0, f"data.name={json.dumps(args.data)}")
     if args.pretrained:
         sets.insert(0, f"pretrained={json.dumps(str(args.pretrained))}")
-    return apply_overrides(cfg, sets)
+    return config_from(get_task(task).config_type, task, args.config or "", sets)
 
 
 LAUNCH_OPTIONS = ("--nproc", "--nnodes", "--rdzv-endpoint", "--rdzv-id", "--rdzv-timeout")

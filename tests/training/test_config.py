@@ -103,3 +103,14 @@ def test_preset_path_finds_a_tasks_preset_and_names_them_when_it_cannot(tmp_path
     assert preset_path("pos", str(own)) == own  # a file path wins
     with pytest.raises(FileNotFoundError, match=r"no preset .* for pos \(presets: .*batch32"):
         preset_path("pos", "nope")
+
+
+def test_config_from_applies_the_overrides_on_top_of_the_preset_or_the_defaults():
+    from rnnlab.tasks.pos.task import Config as PosConfig
+    from rnnlab.training.config import config_from
+
+    cfg = config_from(PosConfig, "pos", "batch32", ["train.steps=7"])
+    assert (cfg.train.batch_size, cfg.train.steps) == (32, 7)  # the preset's batch, our steps
+    assert config_from(PosConfig, "pos", "", []) == PosConfig()
+    with pytest.raises(ValueError, match=r"train\.nope"):
+        config_from(PosConfig, "pos", "batch32", ["train.nope=1"])

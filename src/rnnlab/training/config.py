@@ -368,6 +368,13 @@ def preset_path(task: str, name: str) -> Path:
     )
 
 
+def config_from(cls: type[C], task: str, preset: str, sets: list[str]) -> C:
+    """What ``--config PRESET --set k=v ...`` describe: the preset (``preset_path``; the
+    defaults of ``cls`` when empty) with the overrides applied in order."""
+    base = load_config(cls, preset_path(task, preset)) if preset else cls()
+    return apply_overrides(base, sets)
+
+
 def save_config(cfg: Any, path: str | Path, task: str | None = None) -> None:
     data = to_dict(cfg)
     if task is not None:

@@ -61,7 +61,7 @@ def learning_curve(run_dir: Path, path: Path) -> None:
 def main(argv: list[str]) -> int:
     from rnnlab.tasks import load_run, read_run_config, train_task
     from rnnlab.tasks.pos.task import Config
-    from rnnlab.training.config import apply_overrides, load_config, preset_path, to_dict
+    from rnnlab.training.config import config_from, to_dict
     from rnnlab.training.loop import resolve_device, set_threads
 
     p = argparse.ArgumentParser(prog="rnnlab bench pos", description=__doc__.split("\n")[0])
@@ -84,8 +84,7 @@ def main(argv: list[str]) -> int:
     else:
         run_dir = Path(args.out)
         sets = ([f"data.dir={json.dumps(args.data_dir)}"] if args.data_dir else []) + args.set
-        base = load_config(Config, preset_path("pos", args.config)) if args.config else Config()
-        cfg = apply_overrides(base, sets)
+        cfg = config_from(Config, "pos", args.config, sets)
         train_metrics = train_task("pos", cfg, run_dir, device, progress=not args.quiet)
 
     trained = load_run(run_dir, device=device)
